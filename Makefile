@@ -1,0 +1,40 @@
+# medocr: the two set-up commands of the README are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install fonts lint typecheck bench clean
+
+## demo: install everything, then generate a certificate and print its fields
+demo: install
+	$(BIN)/medocr demo --out demo-output
+
+## test: install everything, then lint and run the whole test suite
+test: install
+	$(BIN)/ruff check medocr tests benchmarks examples
+	$(BIN)/pytest
+
+install: fonts $(VENV)/.installed
+
+fonts:
+	bash scripts/install-fonts.sh
+
+$(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+lint: install
+	$(BIN)/ruff check medocr tests benchmarks examples
+	$(BIN)/ruff format --check medocr tests benchmarks examples
+
+typecheck: install
+	$(BIN)/mypy
+
+## bench: speed benchmarks; figures go to benchmarks/RESULTS.md
+bench: install
+	$(BIN)/python benchmarks/bench_synth.py
+
+clean:
+	rm -rf $(VENV) demo-output build *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,55 @@
+"""medocr: read the handwriting on French death certificates.
+
+The public API is loaded lazily (PEP 562) so that ``import medocr`` stays light:
+no TensorFlow, no OpenCV until a function that needs them is used.
+
+>>> import medocr
+>>> pages = medocr.read_pages("scan.tif")          # doctest: +SKIP
+>>> template = medocr.load_template()               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from medocr._version import __version__
+
+_LAZY = {
+    "read_image": "medocr.io",
+    "read_pages": "medocr.io",
+    "load_template": "medocr.templates",
+    "Template": "medocr.templates",
+    "generate_certificate": "medocr.synth",
+    "synthesize": "medocr.synth",
+    "Alphabet": "medocr.recognize.alphabet",
+    "Page": "medocr.types",
+    "FieldCrop": "medocr.types",
+    "LineImage": "medocr.types",
+    "CharImage": "medocr.types",
+    "FrameProbs": "medocr.types",
+    "Hypothesis": "medocr.types",
+    "FieldResult": "medocr.types",
+    "CertificateResult": "medocr.types",
+    "MedocrError": "medocr.errors",
+    "InputError": "medocr.errors",
+    "TemplateError": "medocr.errors",
+    "ModelError": "medocr.errors",
+    "LexiconError": "medocr.errors",
+    "FontError": "medocr.errors",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'medocr' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,261 @@
+"""The ``medocr`` command: one subcommand per verb, each a thin wrapper over the API.
+
+Run ``medocr --help`` or ``medocr COMMAND --help``. Exit status: 0 on success, 1 when
+some inputs failed (the rest were processed), 2 on a usage or fatal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from medocr._version import __version__
+from medocr.errors import MedocrError
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from medocr.synth.runner import print_progress, synthesize
+
+    summary = synthesize(
+        args.out,
+        args.count,
+        seed=args.seed,
+        start=args.start,
+        template=args.template,
+        workers=args.workers,
+        image_format=args.format,
+        overwrite=args.overwrite,
+        progress=None if args.quiet else print_progress,
+    )
+    rate = len(summary.written) / summary.seconds if summary.seconds else 0.0
+    print(
+        f"synth: {len(summary.written)} written, {len(summary.skipped)} already there, "
+        f"{len(summary.failed)} failed, in {summary.seconds:.1f}s ({rate:.1f}/s) -> {args.out}"
+    )
+    for index, error in sorted(summary.failed.items()):
+        print(f"synth: certificate {index} failed: {error}", file=sys.stderr)
+    return EXIT_SOME_FAILED if summary.failed else EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from medocr.synth.runner import write_certificate
+    from medocr.templates import load_template
+
+    template = load_template(args.template)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_certificate(out, args.seed, args.index, template, "png")
+    stem = f"cert-{args.index:06d}"
+    truth = json.loads((out / f"{stem}.json").read_text(encoding="utf-8"))
+    print(
+        f"Generated {out / (stem + '.png')} (template {template.ref}, seed {args.seed}, "
+        f"font {truth['writer']['font']}, rotation {truth['scan']['rotation_deg']:+.1f} deg)"
+    )
+    print(f"Ground truth: {out / (stem + '.json')}\n")
+    print(_truth_table(truth))
+    print(
+        "\n(no recognizer ships yet: this shows what the certificate says, from its ground truth)"
+    )
+    return EXIT_OK
+
+
+def _truth_table(truth: dict) -> str:
+    rows = [("field", "kind", "box (image px)", "ground truth")]
+    for field in truth["fields"]:
+        text = field["text"].replace("\n", " / ")
+        if field["kind"] == "checkbox":
+            text = "[x]" if field["value"] else "[ ]"
+        rows.append((field["name"], field["kind"], ",".join(map(str, field["box"])), text))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows]
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    return "\n".join(lines)
+
+
+def _cmd_template_list(args: argparse.Namespace) -> int:
+    from medocr.templates import list_templates, load_template
+
+    for name in list_templates():
+        template = load_template(name)
+        print(f"{template.id}\t{template.version}\t{len(template.fields)} fields\t{template.title}")
+    return EXIT_OK
+
+
+def _cmd_template_show(args: argparse.Namespace) -> int:
+    from medocr.templates import load_template
+
+    template = load_template(args.template)
+    print(f"{template.ref}: {template.title}")
+    print(
+        f"page {template.width_mm:g}x{template.height_mm:g} mm = {template.width_px}x"
+        f"{template.height_px} px at {template.dpi} dpi; {len(template.elements)} printed "
+        f"elements; source {template.source}"
+    )
+    for field in template.fields:
+        extra = f" group={field.group} value={field.value}" if field.group else ""
+        print(
+            f"  {field.name:<16} {field.kind:<9} box={list(field.box)} lines={field.lines}{extra}"
+        )
+    return EXIT_OK
+
+
+def _cmd_template_validate(args: argparse.Namespace) -> int:
+    from medocr.templates import load_template
+
+    failed = 0
+    for path in args.files:
+        try:
+            template = load_template(Path(path))
+        except MedocrError as exc:
+            print(f"invalid: {exc}", file=sys.stderr)
+            failed += 1
+        else:
+            print(f"ok: {path} ({template.ref}, {len(template.fields)} fields)")
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _cmd_template_render(args: argparse.Namespace) -> int:
+    from medocr.synth.render import render_form
+    from medocr.synth.runner import encode_image
+    from medocr.templates import load_template
+
+    template = load_template(args.template)
+    Path(args.out).write_bytes(encode_image(render_form(template), "png", template.dpi))
+    print(f"wrote the blank form of {template.ref} to {args.out}")
+    return EXIT_OK
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from medocr.io import read_pages
+
+    failed = 0
+    for path in args.files:
+        try:
+            pages = read_pages(path, max_pixels=args.max_pixels)
+        except MedocrError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        for page in pages:
+            height, width = page.shape
+            dpi = f"{page.dpi:g} dpi" if page.dpi else "dpi unknown"
+            print(f"{path}\tpage {page.page_index}\t{width}x{height}\t{dpi}")
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser of the ``medocr`` command."""
+    parser = argparse.ArgumentParser(
+        prog="medocr",
+        description="Read the handwriting on French death certificates (CépiDc). "
+        "Generate synthetic certificates, inspect images, manage form templates.",
+    )
+    parser.add_argument("--version", action="version", version=f"medocr {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    synth = sub.add_parser(
+        "synth",
+        help="generate synthetic handwritten certificates with ground truth",
+        description="Render filled certificates (printed form, handwriting from many fonts, "
+        "simulated scan) as images plus ground-truth JSON (field, line, word and "
+        "character boxes). Same --seed gives the same bytes. Rerunning into the "
+        "same folder resumes: finished certificates are skipped.",
+    )
+    synth.add_argument("--count", type=int, required=True, help="number of certificates")
+    synth.add_argument("--out", required=True, help="output folder (created)")
+    synth.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    synth.add_argument(
+        "--start",
+        type=int,
+        default=0,
+        help="index of the first certificate, to extend a run (default 0)",
+    )
+    synth.add_argument(
+        "--template",
+        default=None,
+        help="template id or JSON file (default: fr-deces-volet-medical)",
+    )
+    synth.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    synth.add_argument(
+        "--format",
+        choices=("png", "jpg"),
+        default="png",
+        help="image format (default png, lossless)",
+    )
+    synth.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="regenerate existing certificates / accept other settings",
+    )
+    synth.add_argument("--quiet", action="store_true", help="no progress line")
+    synth.set_defaults(func=_cmd_synth)
+
+    demo = sub.add_parser(
+        "demo",
+        help="generate one certificate and print its fields",
+        description="Generate one synthetic certificate and print its fields with their "
+        "ground truth (the README's main job until a recognizer ships).",
+    )
+    demo.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
+    demo.add_argument("--seed", type=int, default=2026, help="seed (default 2026)")
+    demo.add_argument("--index", type=int, default=0, help="certificate number (default 0)")
+    demo.add_argument("--template", default=None, help="template id or JSON file")
+    demo.set_defaults(func=_cmd_demo)
+
+    template = sub.add_parser(
+        "template",
+        help="list, show, validate or draw form templates",
+        description="Form templates are JSON files; see "
+        "docs/templates.md to write one for another form.",
+    )
+    tsub = template.add_subparsers(dest="template_command", metavar="ACTION", required=True)
+    tsub.add_parser("list", help="shipped templates").set_defaults(func=_cmd_template_list)
+    show = tsub.add_parser("show", help="fields of a template")
+    show.add_argument("template", nargs="?", default=None, help="id or JSON file (default form)")
+    show.set_defaults(func=_cmd_template_show)
+    validate = tsub.add_parser("validate", help="check template JSON files")
+    validate.add_argument("files", nargs="+", help="template JSON files")
+    validate.set_defaults(func=_cmd_template_validate)
+    draw = tsub.add_parser("render", help="draw the blank printed form as a PNG")
+    draw.add_argument("template", nargs="?", default=None, help="id or JSON file (default form)")
+    draw.add_argument("--out", required=True, help="PNG file to write")
+    draw.set_defaults(func=_cmd_template_render)
+
+    inspect = sub.add_parser(
+        "inspect",
+        help="check that images can be read; print pages, size and dpi",
+        description="Read each file as medocr would (PNG, JPEG, TIFF incl. multi-page, BMP) "
+        "and print one line per page, or a clear error per bad file.",
+    )
+    inspect.add_argument("files", nargs="+", help="image files")
+    inspect.add_argument(
+        "--max-pixels",
+        type=int,
+        default=150_000_000,
+        help="refuse images larger than this many pixels (default 150e6)",
+    )
+    inspect.set_defaults(func=_cmd_inspect)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``medocr`` console script."""
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except MedocrError as exc:
+        print(f"medocr: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("medocr: interrupted (finished outputs are kept; rerun to resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

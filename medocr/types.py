@@ -1,0 +1,444 @@
+"""The data passed between medocr's stages (see DESIGN.md, "The currency between stages").
+
+All are frozen dataclasses. Coordinates are ``(x0, y0, x1, y1)`` in pixels of the
+original page (x right, y down, x1/y1 exclusive). Images are ``uint8`` grayscale
+arrays of shape ``(H, W)``, ink dark on light paper.
+
+``to_dict()`` returns JSON-ready data; image pixels are never included (only their
+shape), so the image-carrying types take the image back in ``from_dict(data, image)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from medocr.recognize.alphabet import Alphabet
+
+Box = tuple[int, int, int, int]
+FieldKind = Literal["cause", "interval", "checkbox", "text", "date"]
+FIELD_KINDS: tuple[str, ...] = ("cause", "interval", "checkbox", "text", "date")
+Route = Literal["accept", "review"]
+
+
+def _check_gray(image: np.ndarray, what: str) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 2:
+        got = f"{getattr(image, 'dtype', type(image).__name__)} {getattr(image, 'shape', '')}"
+        raise TypeError(f"{what}.image must be a uint8 array of shape (H, W), got {got}")
+
+
+def _box(values: Any) -> Box:
+    x0, y0, x1, y1 = (int(v) for v in values)
+    return (x0, y0, x1, y1)
+
+
+@dataclass(frozen=True, eq=False)
+class Page:
+    """One page of an input file.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        uint8 grayscale, shape ``(H, W)``.
+    source : str
+        Path of the file the page came from.
+    page_index : int
+        0-based page number inside that file (multi-page TIFF).
+    dpi : float or None
+        Horizontal resolution when the file records it.
+    transform : numpy.ndarray
+        float64 ``(3, 3)`` homography from original-file pixels to this image's
+        pixels (identity until a preprocessing step warps the page).
+    """
+
+    image: np.ndarray
+    source: str
+    page_index: int = 0
+    dpi: float | None = None
+    transform: np.ndarray = field(default_factory=lambda: np.eye(3))
+
+    def __post_init__(self) -> None:
+        _check_gray(self.image, "Page")
+        matrix = np.asarray(self.transform, dtype=np.float64)
+        if matrix.shape != (3, 3):
+            raise ValueError(f"Page.transform must be 3x3, got {matrix.shape}")
+        object.__setattr__(self, "transform", matrix)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(H, W)`` of the image."""
+        return (int(self.image.shape[0]), int(self.image.shape[1]))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready metadata (no pixels)."""
+        return {
+            "source": self.source,
+            "page_index": self.page_index,
+            "dpi": self.dpi,
+            "shape": list(self.shape),
+            "transform": self.transform.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], image: np.ndarray) -> Page:
+        """Rebuild a page from :meth:`to_dict` output and its pixels."""
+        return cls(
+            image=image,
+            source=data["source"],
+            page_index=int(data.get("page_index", 0)),
+            dpi=data.get("dpi"),
+            transform=np.asarray(data.get("transform", np.eye(3)), dtype=np.float64),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class FieldCrop:
+    """The pixels of one template field cut out of a registered page.
+
+    Parameters
+    ----------
+    name : str
+        Field name from the template (``cause_1a``, ``interval_1a``, ``cause_2``...).
+    kind : str
+        One of :data:`FIELD_KINDS`.
+    bbox : Box
+        ``(x0, y0, x1, y1)`` in original-page pixels.
+    image : numpy.ndarray
+        uint8 ``(H, W)`` crop.
+    registration_score : float
+        0..1, how well the page matched the template around this field.
+    """
+
+    name: str
+    kind: str
+    bbox: Box
+    image: np.ndarray
+    registration_score: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_gray(self.image, "FieldCrop")
+        object.__setattr__(self, "bbox", _box(self.bbox))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready metadata (no pixels)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "bbox": list(self.bbox),
+            "shape": list(self.image.shape),
+            "registration_score": self.registration_score,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], image: np.ndarray) -> FieldCrop:
+        """Rebuild from :meth:`to_dict` output and the crop pixels."""
+        return cls(
+            data["name"],
+            data["kind"],
+            _box(data["bbox"]),
+            image,
+            float(data.get("registration_score", 1.0)),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class LineImage:
+    """One text line inside a field.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        uint8 ``(H, W)``.
+    bbox : Box
+        In original-page pixels.
+    field_name : str
+        The parent field.
+    line_index : int
+        0-based line number inside the field, top to bottom.
+    """
+
+    image: np.ndarray
+    bbox: Box
+    field_name: str
+    line_index: int = 0
+
+    def __post_init__(self) -> None:
+        _check_gray(self.image, "LineImage")
+        object.__setattr__(self, "bbox", _box(self.bbox))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready metadata (no pixels)."""
+        return {
+            "bbox": list(self.bbox),
+            "field_name": self.field_name,
+            "line_index": self.line_index,
+            "shape": list(self.image.shape),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], image: np.ndarray) -> LineImage:
+        """Rebuild from :meth:`to_dict` output and the line pixels."""
+        return cls(image, _box(data["bbox"]), data["field_name"], int(data.get("line_index", 0)))
+
+
+@dataclass(frozen=True, eq=False)
+class CharImage:
+    """One segmented character.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        uint8 ``(H, W)``.
+    bbox : Box
+        In original-page pixels.
+    field_name : str
+        The parent field.
+    line_index, char_index : int
+        Position of the character: line inside the field, character inside the line.
+    """
+
+    image: np.ndarray
+    bbox: Box
+    field_name: str
+    line_index: int = 0
+    char_index: int = 0
+
+    def __post_init__(self) -> None:
+        _check_gray(self.image, "CharImage")
+        object.__setattr__(self, "bbox", _box(self.bbox))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready metadata (no pixels)."""
+        return {
+            "bbox": list(self.bbox),
+            "field_name": self.field_name,
+            "line_index": self.line_index,
+            "char_index": self.char_index,
+            "shape": list(self.image.shape),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], image: np.ndarray) -> CharImage:
+        """Rebuild from :meth:`to_dict` output and the character pixels."""
+        return cls(
+            image,
+            _box(data["bbox"]),
+            data["field_name"],
+            int(data.get("line_index", 0)),
+            int(data.get("char_index", 0)),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class FrameProbs:
+    """Per-frame class probabilities of a CTC recognizer.
+
+    Parameters
+    ----------
+    probs : numpy.ndarray
+        float32 ``(T, C)``; each row sums to 1; column ``C - 1`` is the blank.
+    alphabet : Alphabet
+        ``alphabet.num_classes`` must equal ``C``.
+    """
+
+    probs: np.ndarray
+    alphabet: Alphabet
+
+    def __post_init__(self) -> None:
+        probs = self.probs
+        if not isinstance(probs, np.ndarray) or probs.ndim != 2 or probs.dtype != np.float32:
+            raise TypeError("FrameProbs.probs must be a float32 array of shape (T, C)")
+        if probs.shape[1] != self.alphabet.num_classes:
+            raise ValueError(
+                f"FrameProbs has {probs.shape[1]} classes but the alphabet has "
+                f"{self.alphabet.num_classes} (blank included)"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy (probabilities as nested lists)."""
+        return {"probs": self.probs.tolist(), "alphabet": self.alphabet.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FrameProbs:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            np.asarray(data["probs"], dtype=np.float32), Alphabet.from_dict(data["alphabet"])
+        )
+
+
+@dataclass(frozen=True)
+class CharSpan:
+    """A decoded character with the frames it came from and its confidence (0..1)."""
+
+    char: str
+    start_frame: int
+    end_frame: int
+    confidence: float
+
+
+@dataclass(frozen=True)
+class WordHypothesis:
+    """A decoded word, whether the lexicon knows it, and its canonical lexicon form."""
+
+    text: str
+    in_lexicon: bool
+    canonical: str | None = None
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A decoder's reading of one line or field.
+
+    Parameters
+    ----------
+    text : str
+        The best reading.
+    log_score : float
+        Natural-log score of the best reading (decoder-specific scale).
+    chars : tuple of CharSpan
+        One entry per character of `text` (spaces included).
+    words : tuple of WordHypothesis
+        The words of `text`, in order.
+    alternatives : tuple of (str, float)
+        N-best readings after the first, with their log scores.
+    """
+
+    text: str
+    log_score: float
+    chars: tuple[CharSpan, ...] = ()
+    words: tuple[WordHypothesis, ...] = ()
+    alternatives: tuple[tuple[str, float], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy."""
+        return {
+            "text": self.text,
+            "log_score": self.log_score,
+            "chars": [[c.char, c.start_frame, c.end_frame, c.confidence] for c in self.chars],
+            "words": [[w.text, w.in_lexicon, w.canonical] for w in self.words],
+            "alternatives": [[t, s] for t, s in self.alternatives],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Hypothesis:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            text=data["text"],
+            log_score=float(data["log_score"]),
+            chars=tuple(
+                CharSpan(str(c), int(s), int(e), float(p)) for c, s, e, p in data.get("chars", [])
+            ),
+            words=tuple(WordHypothesis(str(t), bool(k), c) for t, k, c in data.get("words", [])),
+            alternatives=tuple((str(t), float(s)) for t, s in data.get("alternatives", [])),
+        )
+
+
+@dataclass(frozen=True)
+class FieldResult:
+    """The reading of one field.
+
+    Parameters
+    ----------
+    name : str
+        Field name from the template.
+    text : str
+        What medocr read ("" for an empty field).
+    confidence : float
+        Calibrated probability (0..1) that `text` is exactly right.
+    route : str
+        ``"accept"`` when `confidence` passes the field kind's threshold, else ``"review"``.
+    hypothesis : Hypothesis or None
+        The decoder output behind `text`.
+    error : str or None
+        Set instead of raising when this field failed (non-strict reading).
+    """
+
+    name: str
+    text: str
+    confidence: float
+    route: Route
+    hypothesis: Hypothesis | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy."""
+        return {
+            "name": self.name,
+            "text": self.text,
+            "confidence": self.confidence,
+            "route": self.route,
+            "hypothesis": self.hypothesis.to_dict() if self.hypothesis else None,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FieldResult:
+        """Inverse of :meth:`to_dict`."""
+        hyp = data.get("hypothesis")
+        return cls(
+            data["name"],
+            data["text"],
+            float(data["confidence"]),
+            data["route"],
+            Hypothesis.from_dict(hyp) if hyp else None,
+            data.get("error"),
+        )
+
+
+@dataclass(frozen=True)
+class CertificateResult:
+    """Everything medocr read on one page, and how.
+
+    Parameters
+    ----------
+    source : str
+        Input file path.
+    page_index : int
+        Page inside that file.
+    template_id : str
+        Template the page was registered to.
+    fields : tuple of FieldResult
+        In template order.
+    timings : dict of str to float
+        Seconds per stage.
+    steps : dict of str to str
+        What ran: model id@version, lexicon name@version+sha, template, medocr version.
+    """
+
+    source: str
+    page_index: int
+    template_id: str
+    fields: tuple[FieldResult, ...]
+    timings: dict[str, float] = field(default_factory=dict)
+    steps: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy."""
+        return {
+            "source": self.source,
+            "page_index": self.page_index,
+            "template_id": self.template_id,
+            "fields": [f.to_dict() for f in self.fields],
+            "timings": dict(self.timings),
+            "steps": dict(self.steps),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CertificateResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            data["source"],
+            int(data.get("page_index", 0)),
+            data["template_id"],
+            tuple(FieldResult.from_dict(f) for f in data["fields"]),
+            dict(data.get("timings", {})),
+            dict(data.get("steps", {})),
+        )
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Serialise to JSON text (UTF-8 characters kept as they are)."""
+        import json
+
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
