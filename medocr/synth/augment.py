@@ -1,0 +1,234 @@
+"""Scan simulation: what a scanner or fax does to a filled paper form.
+
+Geometry (rotation, scale, translation, mild perspective) is one 3x3 homography from
+template pixels to image pixels, returned so that ground-truth boxes follow the pixels.
+Photometry (uneven background, bleed-through, blur, noise, JPEG artefacts, fax-like
+binarisation) never moves anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from medocr.types import Box
+
+
+@dataclass(frozen=True)
+class ScanParams:
+    """One simulated scan; every field is recorded in the ground truth.
+
+    Parameters
+    ----------
+    rotation_deg : float
+        Counter-clockwise page rotation in degrees (|r| <= 8).
+    scale : float
+        Isotropic scale (0.9..1.1).
+    shift : tuple of float
+        Translation in pixels ``(dx, dy)``, after fitting the fields inside the image.
+    perspective : tuple of float
+        Displacement of the four page corners, in pixels, ``(8,)`` = x, y per corner.
+    paper : int
+        Gray level of the paper.
+    illumination : float
+        Amplitude of the low-frequency background variation, gray levels.
+    bleed : float
+        Strength of mirrored show-through from the back of the sheet (0 = none).
+    blur_sigma : float
+        Gaussian blur sigma in pixels (0 = none).
+    noise_sigma : float
+        Gaussian noise sigma in gray levels (0 = none).
+    jpeg_quality : int
+        JPEG round-trip quality (0 = none).
+    fax : bool
+        Binarised, fax-like page.
+    """
+
+    rotation_deg: float
+    scale: float
+    shift: tuple[float, float]
+    perspective: tuple[float, ...]
+    paper: int
+    illumination: float
+    bleed: float
+    blur_sigma: float
+    noise_sigma: float
+    jpeg_quality: int
+    fax: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy."""
+        return asdict(self)
+
+
+def sample_scan(rng: np.random.Generator, *, max_rotation: float = 8.0) -> ScanParams:
+    """Draw scan parameters (rotation uniform in ``±max_rotation``, scale in 0.9..1.1...)."""
+    fax = bool(rng.random() < 0.12)
+    return ScanParams(
+        rotation_deg=float(rng.uniform(-max_rotation, max_rotation)),
+        scale=float(rng.uniform(0.9, 1.1)),
+        shift=(float(rng.normal(0, 25)), float(rng.normal(0, 25))),
+        perspective=tuple(float(v) for v in rng.normal(0, 6, size=8)),
+        paper=int(rng.integers(215, 256)),
+        illumination=float(rng.uniform(0, 25)),
+        bleed=float(rng.uniform(0.04, 0.14)) if rng.random() < 0.3 else 0.0,
+        blur_sigma=float(rng.uniform(0.3, 1.2)) if rng.random() < 0.6 else 0.0,
+        noise_sigma=float(rng.uniform(2, 9)) if rng.random() < 0.7 else 0.0,
+        jpeg_quality=int(rng.integers(35, 91)) if (not fax and rng.random() < 0.5) else 0,
+        fax=fax,
+    )
+
+
+def homography(params: ScanParams, size: tuple[int, int], keep_inside: Box | None) -> np.ndarray:
+    """Build the template-to-image homography of a scan.
+
+    Parameters
+    ----------
+    params : ScanParams
+        The scan.
+    size : tuple of int
+        ``(W, H)`` of the page (template and output alike).
+    keep_inside : Box or None
+        A region (template pixels) that must stay inside the output image: the
+        translation is adjusted so that it does, when it fits.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(3, 3)``.
+    """
+    width, height = size
+    centre = (width / 2, height / 2)
+    affine = cv2.getRotationMatrix2D(centre, params.rotation_deg, params.scale)
+    matrix = np.vstack([affine, [0, 0, 1]])
+    corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    moved = corners + np.float32(params.perspective).reshape(4, 2)
+    matrix = cv2.getPerspectiveTransform(corners, moved).astype(np.float64) @ matrix
+    matrix = _translation(*params.shift) @ matrix
+    if keep_inside is not None:
+        matrix = _translation(*_fit_shift(matrix, keep_inside, size)) @ matrix
+    return matrix
+
+
+def _translation(dx: float, dy: float) -> np.ndarray:
+    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
+
+
+def _fit_shift(
+    matrix: np.ndarray, box: Box, size: tuple[int, int], margin: int = 8
+) -> tuple[float, float]:
+    x0, y0, x1, y1 = transform_box(matrix, box)
+    shift = []
+    for low, high, limit in ((x0, x1, size[0]), (y0, y1, size[1])):
+        if high - low > limit - 2 * margin:
+            shift.append((limit - high - low) / 2)
+        elif low < margin:
+            shift.append(margin - low)
+        elif high > limit - margin:
+            shift.append(limit - margin - high)
+        else:
+            shift.append(0.0)
+    return shift[0], shift[1]
+
+
+def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a homography to points.
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray
+        ``(3, 3)``.
+    points : numpy.ndarray
+        ``(N, 2)`` x, y.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(N, 2)``.
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 1, 2)
+    return cv2.perspectiveTransform(pts, matrix).reshape(-1, 2)
+
+
+def box_corners(box: Box) -> np.ndarray:
+    """Return the four corners ``(4, 2)`` of an exclusive box, clockwise from top-left."""
+    x0, y0, x1, y1 = box
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
+
+
+def transform_box(matrix: np.ndarray, box: Box) -> Box:
+    """Axis-aligned box (rounded outwards) that contains `box` moved by `matrix`."""
+    pts = transform_points(matrix, box_corners(box))
+    return (
+        int(np.floor(pts[:, 0].min())),
+        int(np.floor(pts[:, 1].min())),
+        int(np.ceil(pts[:, 0].max())),
+        int(np.ceil(pts[:, 1].max())),
+    )
+
+
+def warp(image: np.ndarray, matrix: np.ndarray, fill: int) -> np.ndarray:
+    """Warp a uint8 ``(H, W)`` image by `matrix` into the same size, padding with `fill`."""
+    height, width = image.shape
+    return cv2.warpPerspective(
+        image,
+        matrix,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=fill,
+    )
+
+
+def photometric(
+    page: np.ndarray, ink_layer: np.ndarray, params: ScanParams, rng: np.random.Generator
+) -> np.ndarray:
+    """Apply paper, illumination, bleed-through, blur, noise, JPEG and fax effects.
+
+    Parameters
+    ----------
+    page : numpy.ndarray
+        uint8 ``(H, W)`` warped page (white paper = 255).
+    ink_layer : numpy.ndarray
+        uint8 ``(H, W)`` handwriting coverage, used mirrored for show-through.
+    params : ScanParams
+        The scan.
+    rng : numpy.random.Generator
+        Noise source.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 ``(H, W)`` scanned page.
+    """
+    height, width = page.shape
+    image = page.astype(np.float32) * (params.paper / 255.0)
+    if params.illumination:
+        grid = rng.uniform(-1, 1, size=(4, 3)).astype(np.float32) * params.illumination
+        image += cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
+    if params.bleed:
+        back = cv2.GaussianBlur(cv2.flip(ink_layer, 1), (0, 0), 2.0)
+        image -= back.astype(np.float32) * params.bleed
+    if params.blur_sigma:
+        image = cv2.GaussianBlur(image, (0, 0), params.blur_sigma)
+    if params.noise_sigma:
+        image += rng.standard_normal((height, width), dtype=np.float32) * params.noise_sigma
+    result = np.clip(image, 0, 255).astype(np.uint8)
+    if params.jpeg_quality:
+        ok, data = cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, params.jpeg_quality])
+        result = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if ok else result
+    if params.fax:
+        result = _fax(result, rng)
+    return result
+
+
+def _fax(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Binarise like a fax: global threshold, a few specks."""
+    threshold = int(rng.integers(120, 175))
+    binary = np.where(image < threshold, 0, 255).astype(np.uint8)
+    specks = rng.random(image.shape, dtype=np.float32) < 0.0004
+    binary[specks] = 255 - binary[specks]
+    return binary
