@@ -79,7 +79,7 @@ def test_boxes_nest_and_lie_in_the_image(certificates):
                     for char in word["chars"]:
                         _assert_inside(char["box"], word["box"])
                         x0, y0, x1, y1 = char["box"]
-                        assert 0 <= x0 < x1 <= width + 1 and 0 <= y0 < y1 <= height + 1
+                        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
 
 
 def _assert_inside(inner, outer):

@@ -26,9 +26,10 @@ in pixels of the final image (exclusive ends)::
       ]
     }
 
-Invariants (tested): word texts joined by spaces give the line text, line texts joined by
-newlines give the field text, character texts give the word text, and every character
-box contains that character's ink.
+Character boxes are clipped to the image; a character the scan pushed off the page is
+left out of the boxes and of the texts. Invariants (tested): word texts joined by spaces
+give the line text, line texts joined by newlines give the field text, character texts
+give the word text, and every character box contains that character's ink.
 """
 
 from __future__ import annotations
@@ -141,7 +142,10 @@ def generate_certificate(
         "transform": matrix.tolist(),
         "writer": writer.to_dict(),
         "scan": scan.to_dict(),
-        "fields": [_field_truth(f, d, matrix) for f, d in zip(template.fields, drawn, strict=True)],
+        "fields": [
+            _field_truth(f, d, matrix, (template.width_px, template.height_px))
+            for f, d in zip(template.fields, drawn, strict=True)
+        ],
     }
     return SynthCertificate(image, truth, warped_ink if keep_ink else None)
 
@@ -227,18 +231,33 @@ def _union(boxes: list[Box]) -> Box:
     )
 
 
-def _field_truth(spec: TemplateField, drawn: _Drawn, matrix: np.ndarray) -> dict[str, Any]:
+def _image_char_boxes(
+    word: list[render.WrittenChar], matrix: np.ndarray, size: tuple[int, int]
+) -> list[dict[str, Any]]:
+    """Move a word's character boxes into the image, clipped; drop those scanned off the page."""
+    chars = []
+    for char in word:
+        x0, y0, x1, y1 = augment.transform_box(matrix, char.box)
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, size[0]), min(y1, size[1])
+        if x1 > x0 and y1 > y0:
+            chars.append({"char": char.char, "box": [x0, y0, x1, y1]})
+    return chars
+
+
+def _field_truth(
+    spec: TemplateField, drawn: _Drawn, matrix: np.ndarray, size: tuple[int, int]
+) -> dict[str, Any]:
     lines = []
     for words in drawn.lines:
         word_truth = []
         for word in words:
-            chars = [
-                {"char": c.char, "box": list(augment.transform_box(matrix, c.box))} for c in word
-            ]
+            chars = _image_char_boxes(word, matrix, size)
+            if not chars:
+                continue
             word_truth.append(
                 {
                     "box": _union_list([c["box"] for c in chars]),
-                    "text": "".join(c.char for c in word),
+                    "text": "".join(c["char"] for c in chars),
                     "chars": chars,
                 }
             )
