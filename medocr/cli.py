@@ -120,9 +120,9 @@ def _cmd_template_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_template_render(args: argparse.Namespace) -> int:
-    from medocr.synth.render import render_form
     from medocr.synth.runner import encode_image
     from medocr.templates import load_template
+    from medocr.templates.draw import render_form
 
     template = load_template(args.template)
     Path(args.out).write_bytes(encode_image(render_form(template), "png", template.dpi))

@@ -44,6 +44,7 @@ from medocr.synth import augment, render
 from medocr.synth.fonts import HandwritingFont, find_handwriting_fonts
 from medocr.synth.text import CauseText, Vocabulary, sample_cause_text
 from medocr.templates import Template, TemplateField, load_template
+from medocr.templates.draw import render_form
 from medocr.types import Box
 
 TRUTH_SCHEMA = "medocr-synth-truth/1"
@@ -120,7 +121,7 @@ def generate_certificate(
     content = sample_cause_text(rng, vocabulary)
     layer = np.zeros((template.height_px, template.width_px), np.uint8)
     drawn = [_fill_field(layer, f, content, writer, template, rng) for f in template.fields]
-    page = render.composite(render.render_form(template), layer, writer.ink_level)
+    page = render.composite(render_form(template), layer, writer.ink_level)
     scan = augment.sample_scan(rng)
     matrix = augment.homography(
         scan, (template.width_px, template.height_px), _union([f.box for f in template.fields])

@@ -168,7 +168,8 @@ def font_charset(path: str | Path) -> frozenset[str]:
     )
 
 
-def _font_files(folder: Path) -> list[Path]:
+def font_files(folder: Path) -> list[Path]:
+    """Return the font files (.ttf, .otf, .woff) under `folder`, sorted; [] if it is absent."""
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in FONT_SUFFIXES)
@@ -183,11 +184,11 @@ def _user_font_dirs() -> list[Path]:
 def _discover(user_dirs: tuple[str, ...]) -> tuple[HandwritingFont, ...]:
     candidates: dict[str, Path] = {}
     for folder in FONT_DIRS:
-        for path in _font_files(Path(folder).expanduser()):
+        for path in font_files(Path(folder).expanduser()):
             if path.stem in KNOWN_HANDWRITING:
                 candidates.setdefault(path.stem, path)
     for folder in user_dirs:
-        for path in _font_files(Path(folder)):
+        for path in font_files(Path(folder)):
             candidates.setdefault(path.stem, path)
     fonts = []
     for stem in sorted(candidates):
@@ -216,14 +217,3 @@ def find_handwriting_fonts() -> tuple[HandwritingFont, ...]:
             "MEDOCR_FONT_DIRS at a folder of .ttf/.otf/.woff handwriting fonts"
         )
     return fonts
-
-
-@cache
-def find_print_font(bold: bool = False) -> str | None:
-    """Return a path to DejaVu Sans (bold or regular) for the printed form, or None."""
-    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    for folder in FONT_DIRS:
-        for path in _font_files(Path(folder).expanduser()):
-            if path.name == name:
-                return str(path)
-    return None

@@ -16,12 +16,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from medocr.synth.fonts import HandwritingFont, find_print_font
-from medocr.templates import Template
+from medocr.synth.fonts import HandwritingFont
 from medocr.types import Box
 
 INKS = {"black": (15, 55), "blue-black": (45, 80), "blue": (70, 115)}
-_POINTS_PER_INCH = 72
 
 
 @dataclass(frozen=True)
@@ -307,57 +305,3 @@ def composite(form: np.ndarray, layer: np.ndarray, ink_level: int) -> np.ndarray
     """
     ink = 255 - (layer.astype(np.uint16) * (255 - ink_level) // 255).astype(np.uint8)
     return np.minimum(form, ink)
-
-
-_FORMS: dict[tuple[str, str], np.ndarray] = {}
-
-
-def _draw_form(template: Template) -> np.ndarray:
-    page = Image.new("L", (template.width_px, template.height_px), 255)
-    draw = ImageDraw.Draw(page)
-    for element in template.elements:
-        if element["type"] == "text":
-            size = round(element["size_pt"] * template.dpi / _POINTS_PER_INCH)
-            draw.text(
-                tuple(element["at"]),
-                element["text"],
-                fill=20,
-                anchor="la",
-                font=_print_font(element.get("weight") == "bold", size),
-            )
-        elif element["type"] == "line":
-            draw.line(
-                [tuple(element["from"]), tuple(element["to"])],
-                fill=30,
-                width=int(element.get("thickness", 1)),
-            )
-        else:
-            x0, y0, x1, y1 = element["box"]
-            draw.rectangle(
-                (x0, y0, x1 - 1, y1 - 1), outline=30, width=int(element.get("thickness", 1))
-            )
-    array = np.asarray(page)
-    array.setflags(write=False)
-    return array
-
-
-def _print_font(bold: bool, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    path = find_print_font(bold)
-    if path is None:
-        return ImageFont.load_default(size)
-    return _pil_font(path, size)
-
-
-def render_form(template: Template) -> np.ndarray:
-    """Return the blank printed form of `template`.
-
-    Returns
-    -------
-    numpy.ndarray
-        Read-only uint8 ``(height_px, width_px)``, white paper, dark print; cached
-        per template.
-    """
-    key = (template.source, template.ref)
-    if key not in _FORMS:
-        _FORMS[key] = _draw_form(template)
-    return _FORMS[key]
