@@ -29,6 +29,13 @@ def _check_gray(image: np.ndarray, what: str) -> None:
         raise TypeError(f"{what}.image must be a uint8 array of shape (H, W), got {got}")
 
 
+def _matrix(values: Any, what: str) -> np.ndarray:
+    matrix = np.asarray(values, dtype=np.float64)
+    if matrix.shape != (3, 3):
+        raise ValueError(f"{what} must be 3x3, got {matrix.shape}")
+    return matrix
+
+
 def _box(values: Any) -> Box:
     x0, y0, x1, y1 = (int(v) for v in values)
     return (x0, y0, x1, y1)
@@ -61,10 +68,7 @@ class Page:
 
     def __post_init__(self) -> None:
         _check_gray(self.image, "Page")
-        matrix = np.asarray(self.transform, dtype=np.float64)
-        if matrix.shape != (3, 3):
-            raise ValueError(f"Page.transform must be 3x3, got {matrix.shape}")
-        object.__setattr__(self, "transform", matrix)
+        object.__setattr__(self, "transform", _matrix(self.transform, "Page.transform"))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -106,9 +110,12 @@ class FieldCrop:
     bbox : Box
         ``(x0, y0, x1, y1)`` in original-page pixels.
     image : numpy.ndarray
-        uint8 ``(H, W)`` crop.
+        uint8 ``(H, W)`` crop, rectified to template geometry (upright) with a margin.
     registration_score : float
-        0..1, how well the page matched the template around this field.
+        0..1, how well the page matched the template.
+    to_page : numpy.ndarray
+        float64 ``(3, 3)`` homography from crop pixels to original-page pixels, to bring
+        boxes found in the crop back to the page.
     """
 
     name: str
@@ -116,10 +123,12 @@ class FieldCrop:
     bbox: Box
     image: np.ndarray
     registration_score: float = 1.0
+    to_page: np.ndarray = field(default_factory=lambda: np.eye(3))
 
     def __post_init__(self) -> None:
         _check_gray(self.image, "FieldCrop")
         object.__setattr__(self, "bbox", _box(self.bbox))
+        object.__setattr__(self, "to_page", _matrix(self.to_page, "FieldCrop.to_page"))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready metadata (no pixels)."""
@@ -129,6 +138,7 @@ class FieldCrop:
             "bbox": list(self.bbox),
             "shape": list(self.image.shape),
             "registration_score": self.registration_score,
+            "to_page": self.to_page.tolist(),
         }
 
     @classmethod
@@ -140,6 +150,7 @@ class FieldCrop:
             _box(data["bbox"]),
             image,
             float(data.get("registration_score", 1.0)),
+            np.asarray(data.get("to_page", np.eye(3)), dtype=np.float64),
         )
 
 

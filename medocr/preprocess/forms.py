@@ -1,0 +1,302 @@
+"""Form registration and field extraction.
+
+A scanned page is aligned to its template by matching ORB features between the page and
+the template's blank printed form (drawn once per template and cached), with a RANSAC
+homography on a reduced copy of both images. The registration is then checked: the
+template's printed ink must be found on the registered page, and the page must be light
+where the template is blank. A page that is not this form (blank, another form, a photo)
+fails that check and raises :class:`~medocr.errors.TemplateError`.
+
+Field crops are *rectified*: the field's template box (plus a margin) is warped out of the
+page into template geometry, so a crop is upright and the same size on every page.
+``FieldCrop.bbox`` is the axis-aligned box of the field in page pixels and
+``FieldCrop.to_page`` maps crop pixels to page pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from medocr.errors import TemplateError
+from medocr.templates import Template, TemplateField, load_template
+from medocr.templates.draw import render_form
+from medocr.types import Box, FieldCrop, Page
+
+WORK_SCALE = 0.5
+MIN_SCORE = 0.5
+MIN_INLIERS = 25
+_CHECK_SCALE = 0.25
+
+
+@dataclass(frozen=True, eq=False)
+class Registration:
+    """Where a template lies on a page.
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray
+        float64 ``(3, 3)`` homography from template pixels to page pixels.
+    score : float
+        0..1: share of the template's printed ink found on the page, times the share of
+        the template's blank paper that is light on the page.
+    inliers : int
+        RANSAC inlier matches.
+    matches : int
+        Feature matches that passed the ratio test.
+    """
+
+    matrix: np.ndarray
+    score: float
+    inliers: int
+    matches: int
+
+
+@dataclass(frozen=True, eq=False)
+class _TemplateFeatures:
+    keypoints: np.ndarray  # (N, 2) float32, template pixels
+    descriptors: np.ndarray  # (N, 32) uint8
+    ink: np.ndarray  # (h, w) bool, printed ink at _CHECK_SCALE, dilated
+    paper: np.ndarray  # (h, w) bool, blank paper outside fields at _CHECK_SCALE
+
+
+_FEATURES: dict[tuple[str, str], _TemplateFeatures] = {}
+
+
+def _orb() -> cv2.ORB:
+    return cv2.ORB_create(nfeatures=1500, scaleFactor=1.2, nlevels=6, fastThreshold=12)
+
+
+def _template_features(template: Template) -> _TemplateFeatures:
+    key = (template.source, template.ref)
+    if key not in _FEATURES:
+        form = render_form(template)
+        small = cv2.resize(form, None, fx=WORK_SCALE, fy=WORK_SCALE, interpolation=cv2.INTER_AREA)
+        points, descriptors = _detect(small)
+        check = cv2.resize(
+            form, None, fx=_CHECK_SCALE, fy=_CHECK_SCALE, interpolation=cv2.INTER_AREA
+        )
+        ink = check < 160
+        near_ink = cv2.dilate(ink.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        paper = ~near_ink
+        for field in template.fields:
+            x0, y0, x1, y1 = (round(v * _CHECK_SCALE) for v in _grow(field.box, 40))
+            paper[max(y0, 0) : y1, max(x0, 0) : x1] = False
+        _FEATURES[key] = _TemplateFeatures(points / WORK_SCALE, descriptors, ink, paper)
+    return _FEATURES[key]
+
+
+def _grow(box: Box, pad: int) -> Box:
+    return (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
+
+
+def _detect(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keypoints, descriptors = _orb().detectAndCompute(image, None)
+    if descriptors is None:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+    return np.float32([k.pt for k in keypoints]), descriptors
+
+
+def register(
+    page: Page, template: Template | None = None, *, min_score: float = MIN_SCORE
+) -> Registration:
+    """Find the template on the page.
+
+    Parameters
+    ----------
+    page : Page
+        The scanned page (any size; it is compared at the template's scale).
+    template : Template, optional
+        Defaults to the shipped French death certificate.
+    min_score : float
+        Registrations scoring below this raise TemplateError.
+
+    Returns
+    -------
+    Registration
+
+    Raises
+    ------
+    TemplateError
+        The page does not show this template (too few matching features, or a low
+        score); the message names the page and the figures.
+    """
+    template = template or load_template()
+    features = _template_features(template)
+    factor = template.width_px / page.image.shape[1]
+    work = WORK_SCALE * factor
+    small = cv2.resize(page.image, None, fx=work, fy=work, interpolation=cv2.INTER_AREA)
+    points, descriptors = _detect(small)
+    where = f"{page.source} (page {page.page_index})"
+    if len(points) < MIN_INLIERS:
+        raise TemplateError(
+            f"{where}: not the {template.ref} form: {len(points)} features "
+            f"found on the page (a blank or nearly blank page?)"
+        )
+    src, dst = _match(features, descriptors, points / work)
+    matrix, inliers = None, 0
+    if len(src) >= MIN_INLIERS:
+        matrix, mask = cv2.findHomography(
+            src, dst, cv2.USAC_MAGSAC, 3.0 / WORK_SCALE, maxIters=3000, confidence=0.999
+        )
+        inliers = int(mask.sum()) if mask is not None else 0
+    if matrix is None or inliers < MIN_INLIERS:
+        raise TemplateError(
+            f"{where}: not the {template.ref} form: {inliers} consistent "
+            f"feature matches out of {len(src)} (need {MIN_INLIERS})"
+        )
+    score = _score(page.image, matrix, features)
+    if score < min_score:
+        raise TemplateError(
+            f"{where}: not the {template.ref} form: registration score "
+            f"{score:.2f} < {min_score:.2f} ({inliers} inlier matches)"
+        )
+    return Registration(matrix, score, inliers, len(src))
+
+
+def _match(
+    features: _TemplateFeatures, descriptors: np.ndarray, points: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ratio-test matches: template points ``(M, 2)`` and page points ``(M, 2)``."""
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    pairs = matcher.knnMatch(features.descriptors, descriptors, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.8 * p[1].distance]
+    src = np.float32([features.keypoints[m.queryIdx] for m in good]).reshape(-1, 2)
+    dst = np.float32([points[m.trainIdx] for m in good]).reshape(-1, 2)
+    return src, dst
+
+
+def _score(image: np.ndarray, matrix: np.ndarray, features: _TemplateFeatures) -> float:
+    """Printed-ink recall times blank-paper lightness, on the page warped to the template."""
+    height, width = features.ink.shape
+    to_check = np.diag([_CHECK_SCALE, _CHECK_SCALE, 1.0]) @ np.linalg.inv(matrix)
+    warped = cv2.warpPerspective(
+        image, to_check, (width, height), flags=cv2.INTER_AREA, borderValue=255
+    )
+    dark = warped < _dark_threshold(warped)
+    near_dark = cv2.dilate(dark.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    recall = float(near_dark[features.ink].mean()) if features.ink.any() else 0.0
+    clean = 1.0 - float(dark[features.paper].mean()) if features.paper.any() else 1.0
+    return recall * clean
+
+
+def _dark_threshold(image: np.ndarray) -> float:
+    """Otsu threshold, kept between sensible bounds for a mostly white page."""
+    threshold, _ = cv2.threshold(image, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return float(np.clip(threshold, 60, 200))
+
+
+def crop_field(
+    image: np.ndarray,
+    field: TemplateField,
+    matrix: np.ndarray,
+    *,
+    margin: tuple[int, int] = (12, 18),
+) -> tuple[np.ndarray, np.ndarray, Box]:
+    """Cut one field out of a page, rectified to template geometry.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        uint8 ``(H, W)`` page.
+    field : TemplateField
+        The field.
+    matrix : numpy.ndarray
+        ``(3, 3)`` template pixels -> page pixels.
+    margin : tuple of int
+        Extra template pixels kept left/right and above/below the box (handwriting
+        overflows boxes).
+
+    Returns
+    -------
+    crop : numpy.ndarray
+        uint8 ``(h, w)`` with ``w = box width + 2 * margin[0]``, ``h = box height +
+        2 * margin[1]``.
+    to_page : numpy.ndarray
+        ``(3, 3)`` crop pixels -> page pixels.
+    bbox : Box
+        Axis-aligned box of the field (without margin) in page pixels, clipped to the page.
+    """
+    x0, y0, x1, y1 = field.box
+    mx, my = margin
+    offset = np.array([[1.0, 0.0, x0 - mx], [0.0, 1.0, y0 - my], [0.0, 0.0, 1.0]])
+    to_page = matrix @ offset
+    size = (x1 - x0 + 2 * mx, y1 - y0 + 2 * my)
+    crop = cv2.warpPerspective(
+        image,
+        to_page,
+        size,
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    return crop, to_page, _page_box(field.box, matrix, image.shape)
+
+
+def _page_box(box: Box, matrix: np.ndarray, shape: tuple[int, ...]) -> Box:
+    corners = np.float64([[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]])
+    pts = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), matrix).reshape(-1, 2)
+    height, width = shape[:2]
+    return (
+        max(int(np.floor(pts[:, 0].min())), 0),
+        max(int(np.floor(pts[:, 1].min())), 0),
+        min(int(np.ceil(pts[:, 0].max())), width),
+        min(int(np.ceil(pts[:, 1].max())), height),
+    )
+
+
+def extract_fields(
+    page: Page,
+    template: Template | None = None,
+    *,
+    registration: Registration | None = None,
+    margin: tuple[int, int] = (12, 18),
+) -> list[FieldCrop]:
+    """Register the page (unless given) and crop every template field.
+
+    Parameters
+    ----------
+    page : Page
+        The scanned page.
+    template : Template, optional
+        Defaults to the shipped French death certificate.
+    registration : Registration, optional
+        A known alignment (e.g. from ground truth); skips :func:`register`.
+    margin : tuple of int
+        See :func:`crop_field`.
+
+    Returns
+    -------
+    list of FieldCrop
+        In template order; blank fields give blank crops. Boxes are in the pixels of
+        ``page`` composed with ``page.transform``'s inverse (original-file pixels).
+
+    Raises
+    ------
+    TemplateError
+        The page does not show this template.
+    """
+    template = template or load_template()
+    registration = registration or register(page, template)
+    to_original = np.linalg.inv(page.transform)
+    crops = []
+    for field in template.fields:
+        image, to_page, _ = crop_field(page.image, field, registration.matrix, margin=margin)
+        to_file = to_original @ to_page
+        bbox = _page_box(
+            field.box, to_original @ registration.matrix, _original_shape(page, to_original)
+        )
+        crops.append(
+            FieldCrop(field.name, field.kind, bbox, image, registration.score, to_page=to_file)
+        )
+    return crops
+
+
+def _original_shape(page: Page, to_original: np.ndarray) -> tuple[int, int]:
+    if np.allclose(to_original, np.eye(3)):
+        return page.shape
+    height, width = page.shape
+    corners = np.float64([[0, 0], [width, 0], [width, height], [0, height]]).reshape(-1, 1, 2)
+    pts = cv2.perspectiveTransform(corners, to_original).reshape(-1, 2)
+    return (int(np.ceil(pts[:, 1].max())), int(np.ceil(pts[:, 0].max())))
