@@ -15,6 +15,7 @@ from typing import Any
 
 from medocr._version import __version__
 from medocr.errors import MedocrError
+from medocr.lexicon_cli import add_lexicon_parser
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -325,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse images larger than this many pixels (default 150e6)",
     )
     inspect.set_defaults(func=_cmd_inspect)
+
+    add_lexicon_parser(sub)
     return parser
 
 
