@@ -44,6 +44,49 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if summary.failed else EXIT_OK
 
 
+def _cmd_synth_lines(args: argparse.Namespace) -> int:
+    from medocr.synth.lines import write_line_set
+
+    def progress(done: int, total: int) -> None:
+        if not args.quiet:
+            print(f"\rsynth-lines: {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    path = write_line_set(args.out, args.count, seed=args.seed, progress=progress)
+    if not args.quiet:
+        print(file=sys.stderr)
+    print(f"synth-lines: {args.count} lines -> {path}")
+    return EXIT_OK
+
+
+def _cmd_train_recognizer(args: argparse.Namespace) -> int:
+    from medocr.recognize.train import DataSource, TrainConfig, Trainer
+
+    sources = [DataSource.parse(spec) for spec in args.data]
+    config = TrainConfig(
+        sources=sources,
+        out_dir=args.out,
+        preset=args.preset,
+        height=args.height,
+        batch_size=args.batch_size,
+        steps_per_epoch=args.steps_per_epoch,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        patience=args.patience,
+        seed=args.seed,
+        init=args.init,
+        max_val_lines=args.max_val_lines,
+        strategy=args.strategy,
+        notes={"command": "medocr " + " ".join(sys.argv[1:])},
+    )
+    results = Trainer(config).run()
+    best = results["best"]
+    print(
+        f"train: {results['epoch']} epochs, best mean validation CER "
+        f"{best:.4f} at epoch {results['best_epoch']} -> {Path(args.out) / 'best'}"
+    )
+    return EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from medocr.synth.runner import write_certificate
     from medocr.templates import load_template
@@ -257,6 +300,69 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synth.add_argument("--quiet", action="store_true", help="no progress line")
     synth.set_defaults(func=_cmd_synth)
+
+    lines = sub.add_parser(
+        "synth-lines",
+        help="generate synthetic handwritten field lines (JSONL line set)",
+        description="Render single field lines (causes, intervals, dates) by random writers, "
+        "degraded like scans, as PNG files plus lines.jsonl "
+        "({image, text, document}) for recognizer training.",
+    )
+    lines.add_argument("--count", type=int, required=True, help="number of lines")
+    lines.add_argument("--out", required=True, help="output folder (created)")
+    lines.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    lines.add_argument("--quiet", action="store_true", help="no progress line")
+    lines.set_defaults(func=_cmd_synth_lines)
+
+    train = sub.add_parser("train", help="train models (recognizer)")
+    tsub_train = train.add_subparsers(dest="train_command", metavar="MODEL", required=True)
+    recognizer = tsub_train.add_parser(
+        "recognizer",
+        help="train or fine-tune the CRNN line recognizer (CTC)",
+        description="Train the CRNN on a weighted mix of JSONL line sets. Checkpoints every "
+        "epoch in OUT/checkpoint (rerun the same command to resume), best model "
+        "as a bundle in OUT/best, curves in OUT/results.json, TensorBoard logs in "
+        "OUT/logs. Early stopping on the mean validation CER.",
+    )
+    recognizer.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="SPEC",
+        help="NAME=TRAIN.jsonl[,VAL.jsonl][@WEIGHT]; repeat for each source",
+    )
+    recognizer.add_argument("--out", required=True, help="run folder")
+    recognizer.add_argument(
+        "--preset",
+        default="small",
+        choices=("tiny", "small", "large"),
+        help="model size (default small, for CPU)",
+    )
+    recognizer.add_argument("--height", type=int, default=48, help="input height (default 48)")
+    recognizer.add_argument("--batch-size", type=int, default=32)
+    recognizer.add_argument("--steps-per-epoch", type=int, default=500)
+    recognizer.add_argument("--epochs", type=int, default=60)
+    recognizer.add_argument("--learning-rate", type=float, default=1e-3)
+    recognizer.add_argument(
+        "--patience", type=int, default=6, help="stop after this many epochs without improvement"
+    )
+    recognizer.add_argument("--seed", type=int, default=0)
+    recognizer.add_argument(
+        "--init", default=None, help="fine-tune from this bundle (path or shipped name)"
+    )
+    recognizer.add_argument(
+        "--max-val-lines",
+        type=int,
+        default=600,
+        help="validation lines per source (sampled once, seeded)",
+    )
+    recognizer.add_argument(
+        "--strategy",
+        default=None,
+        choices=("default", "mirrored", "multiworker"),
+        help="tf.distribute strategy (multiworker reads TF_CONFIG)",
+    )
+    recognizer.set_defaults(func=_cmd_train_recognizer)
 
     demo = sub.add_parser(
         "demo",

@@ -232,3 +232,73 @@ def _fax(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     specks = rng.random(image.shape, dtype=np.float32) < 0.0004
     binary[specks] = 255 - binary[specks]
     return binary
+
+
+def augment_line(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Randomly distort a line image for recognizer training (geometry, stroke, photometry).
+
+    Elastic distortion (smooth random displacement field), slant (shear), stroke
+    erosion/dilation, blur, noise and contrast changes, each with some probability.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        uint8 ``(h, w)`` line, dark ink on light paper.
+    rng : numpy.random.Generator
+        Randomness.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 ``(h, w')`` (the width grows with the slant).
+    """
+    out = image
+    if rng.random() < 0.5:
+        out = _slant(out, float(rng.uniform(-0.3, 0.3)))
+    if rng.random() < 0.4:
+        out = _elastic(out, rng, amplitude=float(rng.uniform(0.5, 2.0)))
+    if rng.random() < 0.3:
+        kernel = np.ones((2, 2), np.uint8)
+        out = cv2.dilate(out, kernel) if rng.random() < 0.5 else cv2.erode(out, kernel)
+    if rng.random() < 0.3:
+        out = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.4, 1.2)))
+    values = out.astype(np.float32)
+    if rng.random() < 0.5:
+        low, high = float(rng.uniform(0, 60)), float(rng.uniform(190, 255))
+        values = low + values * (high - low) / 255.0
+    if rng.random() < 0.4:
+        values += rng.standard_normal(values.shape, dtype=np.float32) * float(rng.uniform(2, 12))
+    return np.clip(values, 0, 255).astype(np.uint8)
+
+
+def _slant(image: np.ndarray, shear: float) -> np.ndarray:
+    height, width = image.shape
+    extra = int(abs(shear) * height) + 1
+    offset = shear * height if shear > 0 else 0.0  # keeps x' = x - shear * y + offset >= 0
+    matrix = np.float32([[1, -shear, offset], [0, 1, 0]])
+    paper = int(np.percentile(image, 90))
+    return cv2.warpAffine(image, matrix, (width + extra, height), borderValue=paper)
+
+
+def _elastic(image: np.ndarray, rng: np.random.Generator, amplitude: float) -> np.ndarray:
+    height, width = image.shape
+    grid = (max(2, height // 12), max(2, width // 12))
+    dx = (
+        cv2.resize(
+            rng.uniform(-1, 1, grid).astype(np.float32),
+            (width, height),
+            interpolation=cv2.INTER_CUBIC,
+        )
+        * amplitude
+    )
+    dy = (
+        cv2.resize(
+            rng.uniform(-1, 1, grid).astype(np.float32),
+            (width, height),
+            interpolation=cv2.INTER_CUBIC,
+        )
+        * amplitude
+    )
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    paper = int(np.percentile(image, 90))
+    return cv2.remap(image, xs + dx, ys + dy, cv2.INTER_LINEAR, borderValue=paper)

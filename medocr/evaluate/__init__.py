@@ -1,0 +1,1 @@
+"""Evaluation: metrics (CER, WER...), calibration and reports."""

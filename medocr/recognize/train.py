@@ -1,0 +1,429 @@
+"""Train (or fine-tune) the CRNN line recognizer with CTC; checkpoints, resume, early stopping.
+
+Data: any mix of JSONL line sets (``{"image", "text", "document"}``), each with a
+sampling weight and an optional validation set. Each epoch is a fixed number of steps
+drawn from the weighted mix; after it, the model is validated on every validation set
+separately (greedy CER), a checkpoint is written (model + optimizer + epoch: a rerun with
+the same output folder resumes), the best model so far is saved as a bundle in
+``OUT/best``, the learning rate is halved after a plateau, and training stops early when
+the mean validation CER has not improved for ``patience`` epochs. Curves go to
+``OUT/results.json`` and TensorBoard logs to ``OUT/logs``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medocr.dataset.readers import EncodedLines, encode_records, line_dataset, read_line_set
+from medocr.errors import MedocrError
+from medocr.recognize.alphabet import Alphabet
+from medocr.recognize.crnn import CRNNConfig, build_model, frame_count, softmax
+
+RESULTS = "results.json"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One training source: a JSONL line set, its weight, its validation set, attribution."""
+
+    name: str
+    train: str
+    val: str | None = None
+    weight: float = 1.0
+    attribution: str = ""
+
+    @classmethod
+    def parse(cls, spec: str) -> DataSource:
+        """Parse ``NAME=TRAIN.jsonl[,VAL.jsonl][@WEIGHT]`` (the ``--data`` option)."""
+        if "=" not in spec:
+            raise MedocrError(f"--data {spec!r}: expected NAME=TRAIN.jsonl[,VAL.jsonl][@WEIGHT]")
+        name, rest = spec.split("=", 1)
+        weight = 1.0
+        if "@" in rest:
+            rest, raw_weight = rest.rsplit("@", 1)
+            try:
+                weight = float(raw_weight)
+            except ValueError as exc:
+                raise MedocrError(
+                    f"--data {spec!r}: weight {raw_weight!r} is not a number"
+                ) from exc
+        train, _, val = rest.partition(",")
+        for path in (train, val):
+            if path and not Path(path).is_file():
+                raise MedocrError(f"--data {spec!r}: {path} not found")
+        return cls(name, train, val or None, weight)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (recorded in results.json and the bundle)."""
+
+    sources: list[DataSource]
+    out_dir: str
+    preset: str = "small"
+    height: int = 48
+    batch_size: int = 32
+    steps_per_epoch: int = 500
+    epochs: int = 60
+    learning_rate: float = 1e-3
+    patience: int = 6
+    seed: int = 0
+    init: str | None = None
+    max_val_lines: int = 600
+    min_char_count: int = 2
+    extra_chars: str = ""
+    strategy: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def build_alphabet(
+    texts: list[str], min_count: int, extra: str, base: Alphabet | None = None
+) -> Alphabet:
+    """Alphabet of the characters seen at least `min_count` times (plus `extra`).
+
+    With a `base` alphabet (fine-tuning), its characters keep their indices and new ones
+    are appended, so the learned outputs carry over.
+    """
+    counts = Counter(c for text in texts for c in text)
+    wanted = {c for c, n in counts.items() if n >= min_count} | set(extra)
+    wanted.discard("\n")
+    if base is None:
+        return Alphabet(tuple(sorted(wanted)))
+    return Alphabet(base.chars + tuple(sorted(wanted - set(base.chars))))
+
+
+def _strategy(name: str | None) -> Any:
+    import tensorflow as tf
+
+    if name in (None, "default"):
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise MedocrError(f"unknown strategy {name!r}: default, mirrored or multiworker")
+
+
+class Trainer:
+    """One training run (see the module docstring); :meth:`run` does it all."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.out = Path(config.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.results_path = self.out / RESULTS
+
+    # ----- data -------------------------------------------------------------------------
+    def _load_sources(self) -> None:
+        from medocr.recognize.runtime import Recognizer
+
+        cfg = self.config
+        self.train_sets = [read_line_set(s.train, s.name) for s in cfg.sources]
+        self.val_sets = {s.name: read_line_set(s.val, s.name) for s in cfg.sources if s.val}
+        texts = [r.text for ls in self.train_sets for r in ls.records]
+        self.base = Recognizer.load(cfg.init) if cfg.init else None
+        self.alphabet = build_alphabet(
+            texts, cfg.min_char_count, cfg.extra_chars, self.base.alphabet if self.base else None
+        )
+        self.encoded = [encode_records(ls.records, self.alphabet) for ls in self.train_sets]
+        self.val_encoded = {}
+        for name, line_set in self.val_sets.items():
+            enc = encode_records(line_set.records, self.alphabet)
+            keep = np.random.default_rng(cfg.seed).permutation(len(enc.records))
+            keep = sorted(keep[: cfg.max_val_lines])
+            self.val_encoded[name] = EncodedLines(
+                [enc.records[i] for i in keep], [enc.labels[i] for i in keep], enc.dropped
+            )
+
+    def _train_data(self) -> Any:
+        import tensorflow as tf
+
+        from medocr.synth.augment import augment_line
+
+        cfg = self.config
+        parts = [
+            line_dataset(
+                enc,
+                cfg.height,
+                cfg.batch_size,
+                training=True,
+                augment=augment_line,
+                seed=cfg.seed + i,
+            )
+            for i, enc in enumerate(self.encoded)
+        ]
+        weights = np.array([s.weight for s in cfg.sources], np.float64)
+        return tf.data.Dataset.sample_from_datasets(
+            parts, list(weights / weights.sum()), seed=cfg.seed
+        )
+
+    # ----- model ------------------------------------------------------------------------
+    def _model(self) -> Any:
+        cfg = self.config
+        model_config = CRNNConfig.preset(cfg.preset, cfg.height, self.alphabet.num_classes)
+        if self.base is not None:
+            model_config = CRNNConfig.from_dict(
+                {**self.base.config.to_dict(), "num_classes": self.alphabet.num_classes}
+            )
+        model = build_model(model_config)
+        if self.base is not None:
+            _transfer_weights(self.base.model, model, len(self.base.alphabet.chars))
+        self.model_config = model_config
+        return model
+
+    # ----- loop -------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Train until `epochs` or early stopping; return the results (also in results.json)."""
+        import keras
+        import tensorflow as tf
+
+        cfg = self.config
+        keras.utils.set_random_seed(cfg.seed)
+        self._load_sources()
+        strategy = _strategy(cfg.strategy)
+        with strategy.scope():
+            model = self._model()
+            optimizer = keras.optimizers.Adam(cfg.learning_rate, clipnorm=5.0)
+            optimizer.build(model.trainable_variables)
+        epoch_var = tf.Variable(0, dtype=tf.int64)
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var)
+        manager = tf.train.CheckpointManager(checkpoint, str(self.out / "checkpoint"), 2)
+        results = self._resume(manager, checkpoint)
+        optimizer.learning_rate.assign(results["learning_rate"])
+        step = _train_step(model, optimizer, strategy)
+        data = iter(strategy.experimental_distribute_dataset(self._train_data()))
+        writer = tf.summary.create_file_writer(str(self.out / "logs"))
+        self._announce(model, results)
+        while results["epoch"] < cfg.epochs and not results["stopped_early"]:
+            epoch = results["epoch"] + 1
+            loss, seconds, lines = self._epoch(step, data, epoch, strategy)
+            val = {name: self.validate(model, enc) for name, enc in self.val_encoded.items()}
+            self._record(results, epoch, loss, lines / seconds, val, optimizer)
+            with writer.as_default(step=epoch):
+                tf.summary.scalar("loss", loss)
+                for name, score in val.items():
+                    tf.summary.scalar(f"val_cer/{name}", score)
+            if results["improved"]:
+                self._save_best(model, results)
+            epoch_var.assign(epoch)
+            manager.save()
+            self._write_results(results)
+        return results
+
+    def _resume(self, manager: Any, checkpoint: Any) -> dict[str, Any]:
+        fresh = {
+            "config": _config_dict(self.config),
+            "alphabet": self.alphabet.to_dict(),
+            "epoch": 0,
+            "learning_rate": self.config.learning_rate,
+            "history": [],
+            "best": None,
+            "best_epoch": 0,
+            "stale": 0,
+            "stopped_early": False,
+            "improved": False,
+            "data": self._data_summary(),
+        }
+        if manager.latest_checkpoint and self.results_path.exists():
+            results = json.loads(self.results_path.read_text(encoding="utf-8"))
+            if results["alphabet"] != fresh["alphabet"]:
+                raise MedocrError(f"{self.out}: holds a run with another alphabet; use a new --out")
+            checkpoint.restore(manager.latest_checkpoint)
+            print(f"train: resuming {self.out} after epoch {results['epoch']}", file=sys.stderr)
+            return results
+        return fresh
+
+    def _data_summary(self) -> list[dict[str, Any]]:
+        summary = []
+        for source, line_set, enc in zip(
+            self.config.sources, self.train_sets, self.encoded, strict=True
+        ):
+            val = self.val_encoded.get(source.name)
+            summary.append(
+                {
+                    "name": source.name,
+                    "train": source.train,
+                    "val": source.val,
+                    "weight": source.weight,
+                    "attribution": source.attribution,
+                    "train_lines": len(enc.records),
+                    "train_documents": len({r.document for r in enc.records}),
+                    "dropped": enc.dropped,
+                    "bad_rows": len(line_set.errors),
+                    "val_lines": len(val.records) if val else 0,
+                }
+            )
+        return summary
+
+    def _announce(self, model: Any, results: dict[str, Any]) -> None:
+        lines = sum(len(e.records) for e in self.encoded)
+        print(
+            f"train: {model.count_params():,} parameters, alphabet of "
+            f"{len(self.alphabet.chars)} characters, {lines:,} training lines from "
+            f"{len(self.encoded)} sources, starting at epoch {results['epoch'] + 1}",
+            file=sys.stderr,
+        )
+
+    def _epoch(self, step: Any, data: Any, epoch: int, strategy: Any) -> tuple[float, float, int]:
+        import keras
+
+        cfg = self.config
+        bar = keras.utils.Progbar(
+            cfg.steps_per_epoch, stateful_metrics=["lines/s"], unit_name="step"
+        )
+        losses, lines, began = [], 0, time.perf_counter()
+        for index in range(cfg.steps_per_epoch):
+            images, widths, labels = next(data)
+            loss = float(step(images, widths, labels))
+            losses.append(loss)
+            lines += int(strategy.reduce("SUM", _batch_size(widths), axis=None))
+            rate = lines / (time.perf_counter() - began)
+            bar.update(index + 1, [("loss", loss), ("lines/s", rate)])
+        print(f"train: epoch {epoch} done", file=sys.stderr)
+        return float(np.mean(losses)), time.perf_counter() - began, lines
+
+    def validate(self, model: Any, encoded: EncodedLines) -> float:
+        """Greedy-decoding CER of `model` on a validation set."""
+        from medocr.evaluate.metrics import cer
+
+        truths, guesses = [], []
+        data = line_dataset(encoded, self.config.height, 64, training=False)
+        for images, widths, labels in data:
+            probs = softmax(model(images, training=False).numpy())
+            frames = np.asarray(frame_count(widths.numpy()))
+            for row in range(probs.shape[0]):
+                guesses.append(_greedy_text(probs[row, : frames[row]], self.alphabet))
+                truths.append(self.alphabet.decode([i for i in labels[row].numpy() if i >= 0]))
+        return cer(truths, guesses)
+
+    def _record(
+        self,
+        results: dict[str, Any],
+        epoch: int,
+        loss: float,
+        rate: float,
+        val: dict[str, float],
+        optimizer: Any,
+    ) -> None:
+        mean_cer = float(np.mean(list(val.values()))) if val else -loss
+        entry = {
+            "epoch": epoch,
+            "loss": loss,
+            "lines_per_s": rate,
+            "val_cer": val,
+            "mean_val_cer": mean_cer,
+            "learning_rate": float(optimizer.learning_rate),
+        }
+        results["history"].append(entry)
+        results["epoch"] = epoch
+        results["improved"] = results["best"] is None or mean_cer < results["best"]
+        if results["improved"]:
+            results["best"], results["best_epoch"], results["stale"] = mean_cer, epoch, 0
+        else:
+            results["stale"] += 1
+            if results["stale"] % 2 == 0:
+                optimizer.learning_rate.assign(float(optimizer.learning_rate) * 0.5)
+            results["stopped_early"] = results["stale"] >= self.config.patience
+        results["learning_rate"] = float(optimizer.learning_rate)
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in val.items())
+        print(
+            f"train: epoch {epoch}: loss {loss:.3f}, {rate:.1f} lines/s, val CER {shown}"
+            f"{' (best)' if results['improved'] else ''}",
+            file=sys.stderr,
+        )
+
+    def _save_best(self, model: Any, results: dict[str, Any]) -> None:
+        from medocr.recognize.runtime import save_recognizer
+
+        best = results["history"][-1]
+        training = {
+            "config": _config_dict(self.config),
+            "data": results["data"],
+            "epoch": best["epoch"],
+            "command": self.config.notes.get("command", ""),
+        }
+        save_recognizer(
+            self.out / "best",
+            model,
+            self.alphabet,
+            self.model_config,
+            training=training,
+            metrics={"val_cer_greedy": best["val_cer"]},
+        )
+
+    def _write_results(self, results: dict[str, Any]) -> None:
+        tmp = self.results_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, self.results_path)
+
+
+def _config_dict(config: TrainConfig) -> dict[str, Any]:
+    data = asdict(config)
+    data["sources"] = [asdict(s) for s in config.sources]
+    return data
+
+
+def _batch_size(widths: Any) -> Any:
+    import tensorflow as tf
+
+    return tf.shape(widths)[0]
+
+
+def _train_step(model: Any, optimizer: Any, strategy: Any) -> Any:
+    import tensorflow as tf
+
+    def one(images: Any, widths: Any, labels: Any) -> Any:
+        frames = frame_count(widths)
+        mask = labels >= 0
+        sparse = tf.SparseTensor(
+            tf.where(mask), tf.boolean_mask(labels, mask), tf.cast(tf.shape(labels), tf.int64)
+        )
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            losses = tf.nn.ctc_loss(
+                sparse, logits, None, frames, logits_time_major=False, blank_index=-1
+            )
+            loss = tf.reduce_mean(losses)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    @tf.function(reduce_retracing=True)
+    def step(images: Any, widths: Any, labels: Any) -> Any:
+        per_replica = strategy.run(one, args=(images, widths, labels))
+        return strategy.reduce("MEAN", per_replica, axis=None)
+
+    return step
+
+
+def _greedy_text(probs: np.ndarray, alphabet: Alphabet) -> str:
+    from medocr.decode import greedy
+    from medocr.types import FrameProbs
+
+    return greedy(FrameProbs(np.ascontiguousarray(probs), alphabet)).text
+
+
+def _transfer_weights(source: Any, target: Any, old_chars: int) -> None:
+    """Copy every layer's weights; the output layer keeps old characters and the blank."""
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        weights = source.get_layer(layer.name).get_weights()
+        if layer.name == "logits":
+            new_kernel, new_bias = layer.get_weights()
+            new_kernel[:, :old_chars], new_bias[:old_chars] = (
+                weights[0][:, :old_chars],
+                weights[1][:old_chars],
+            )
+            new_kernel[:, -1], new_bias[-1] = weights[0][:, -1], weights[1][-1]
+            weights = [new_kernel, new_bias]
+        layer.set_weights(weights)

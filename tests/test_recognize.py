@@ -1,0 +1,149 @@
+"""CRNN recognizer: tiny models, a few training steps (marked tf: they import TensorFlow)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from medocr.bundles import read_meta
+from medocr.errors import MedocrError, ModelError
+from medocr.recognize.alphabet import Alphabet
+from medocr.recognize.crnn import CRNNConfig, frame_count, pad_batch, prepare_line
+from medocr.recognize.train import DataSource, build_alphabet
+
+pytestmark = pytest.mark.tf
+
+
+def test_frame_count_matches_the_network():
+    from medocr.recognize.crnn import build_model
+
+    model = build_model(CRNNConfig.preset("tiny", 32, 5))
+    for width in (4, 5, 17, 64, 101):
+        out = model(np.zeros((1, 32, width, 1), np.float32))
+        assert out.shape[1] == frame_count(width)
+    assert list(frame_count(np.array([4, 5, 17]))) == [1, 2, 5]
+
+
+def test_prepare_and_pad():
+    line = np.full((20, 50), 255, np.uint8)
+    line[5:15, 10:20] = 0
+    prepared = prepare_line(line, 32)
+    assert prepared.shape == (32, 80) and prepared.dtype == np.float32
+    assert prepared.max() == pytest.approx(1.0) and prepared.min() == pytest.approx(0.0)
+    batch, widths = pad_batch([prepared, prepared[:, :40]])
+    assert batch.shape == (2, 32, 80, 1) and list(widths) == [80, 40]
+    assert batch[1, :, 40:].max() == 0.0
+    with pytest.raises(ValueError, match="non-empty uint8"):
+        prepare_line(np.zeros((0, 5), np.uint8), 32)
+
+
+def test_alphabet_extension_keeps_old_indices():
+    base = Alphabet(tuple("abc"))
+    grown = build_alphabet(["abd", "dde"], min_count=1, extra="", base=base)
+    assert grown.chars[:3] == ("a", "b", "c") and set(grown.chars[3:]) == {"d", "e"}
+    assert build_alphabet(["aab"], min_count=2, extra="z").chars == ("a", "z")
+
+
+def test_data_source_parsing(tmp_path):
+    train = tmp_path / "t.jsonl"
+    train.write_text("", encoding="utf-8")
+    source = DataSource.parse(f"synth={train}@2.5")
+    assert (source.name, source.train, source.val, source.weight) == ("synth", str(train), None,
+                                                                     2.5)
+    with pytest.raises(MedocrError, match="expected NAME=TRAIN.jsonl"):
+        DataSource.parse("nothing")
+    with pytest.raises(MedocrError, match="missing.jsonl not found"):
+        DataSource.parse(f"x={tmp_path / 'missing.jsonl'}")
+
+
+def _line_set(folder, count, seed):
+    from medocr.synth.lines import write_line_set
+
+    return write_line_set(folder, count, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """Train a tiny model for 2 epochs of 3 steps on synthetic lines; return the run folder."""
+    from medocr.recognize.train import TrainConfig, Trainer
+
+    root = tmp_path_factory.mktemp("run")
+    train = _line_set(root / "train", 24, 1)
+    val = _line_set(root / "val", 8, 2)
+    config = TrainConfig(sources=[DataSource("synth", str(train), str(val))],
+                         out_dir=str(root / "out"), preset="tiny", height=32, batch_size=4,
+                         steps_per_epoch=3, epochs=2, min_char_count=1,
+                         extra_chars="abcdefghijklmnopqrstuvwxyz")
+    results = Trainer(config).run()
+    return root, config, results
+
+
+def test_training_writes_checkpoint_results_and_bundle(tiny_run):
+    root, _, results = tiny_run
+    out = root / "out"
+    assert results["epoch"] == 2 and len(results["history"]) == 2
+    saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert saved["history"][-1]["val_cer"]["synth"] >= 0
+    assert (out / "checkpoint" / "checkpoint").exists()
+    meta = read_meta(out / "best", "crnn-ctc")
+    assert meta["input_height"] == 32 and meta["training"]["data"][0]["name"] == "synth"
+    assert list((out / "logs").iterdir())
+
+
+def test_resume_continues_after_the_last_epoch(tiny_run):
+    from dataclasses import replace
+
+    from medocr.recognize.train import Trainer
+
+    root, config, _ = tiny_run
+    results = Trainer(replace(config, epochs=3)).run()
+    assert [h["epoch"] for h in results["history"]] == [1, 2, 3]
+
+
+def test_bundle_predicts_frame_probs(tiny_run):
+    from medocr.recognize.runtime import Recognizer
+
+    root, _, _ = tiny_run
+    recognizer = Recognizer.load(root / "out" / "best")
+    lines = [np.full((40, 120), 255, np.uint8), np.full((30, 300), 200, np.uint8)]
+    probs = recognizer.predict(lines, batch_size=1)
+    assert [p.probs.shape[0] for p in probs] == [frame_count(96), frame_count(320)]
+    for p in probs:
+        assert p.probs.shape[1] == recognizer.alphabet.num_classes
+        assert np.allclose(p.probs.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_tampered_bundle_is_refused(tiny_run, tmp_path):
+    import shutil
+
+    from medocr.recognize.runtime import Recognizer
+
+    root, _, _ = tiny_run
+    copy = tmp_path / "bundle"
+    shutil.copytree(root / "out" / "best", copy)
+    with open(copy / "model.keras", "ab") as stream:
+        stream.write(b"x")
+    with pytest.raises(ModelError, match="model.keras does not match its sha256"):
+        Recognizer.load(copy)
+    with pytest.raises(ModelError, match="no such model bundle folder"):
+        Recognizer.load(tmp_path / "nothing")
+
+
+def test_fine_tuning_extends_the_alphabet(tiny_run):
+    from dataclasses import replace
+
+    from medocr.recognize.runtime import Recognizer
+    from medocr.recognize.train import Trainer
+
+    root, config, _ = tiny_run
+    base = Recognizer.load(root / "out" / "best")
+    tuned = replace(config, out_dir=str(root / "tuned"), init=str(root / "out" / "best"),
+                    epochs=1, extra_chars="€")
+    Trainer(tuned).run()
+    new = Recognizer.load(root / "tuned" / "best")
+    assert new.alphabet.chars[: len(base.alphabet.chars)] == base.alphabet.chars
+    assert "€" in new.alphabet.chars
+    probe = np.random.default_rng(0).random((1, 32, 64, 1)).astype(np.float32)
+    old_conv = base.model.get_layer("conv0").get_weights()[0]
+    assert old_conv.shape == new.model.get_layer("conv0").get_weights()[0].shape
+    assert new.logits(probe).shape[-1] == base.logits(probe).shape[-1] + 1
