@@ -87,6 +87,17 @@ def _cmd_train_recognizer(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from medocr.recognize.export import export_onnx
+
+    report = export_onnx(args.bundle)
+    print(
+        f"export: {args.bundle}/model.onnx ({report['onnx_bytes'] / 1e6:.1f} MB), max "
+        f"difference from TensorFlow {report['max_abs_diff']:.1e}"
+    )
+    return EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from medocr.synth.runner import write_certificate
     from medocr.templates import load_template
@@ -363,6 +374,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="tf.distribute strategy (multiworker reads TF_CONFIG)",
     )
     recognizer.set_defaults(func=_cmd_train_recognizer)
+
+    export = sub.add_parser(
+        "export",
+        help="add an ONNX copy of a recognizer bundle (runs without TensorFlow)",
+        description="Convert the bundle's Keras model to ONNX with tf2onnx (opset 17), check it "
+        "against TensorFlow (max difference 1e-4) and add it to the bundle; the "
+        "runtime then uses ONNX Runtime.",
+    )
+    export.add_argument("bundle", help="recognizer bundle folder")
+    export.add_argument(
+        "--onnx",
+        action="store_true",
+        default=True,
+        help="export to ONNX (the only format; kept for clarity)",
+    )
+    export.set_defaults(func=_cmd_export)
 
     demo = sub.add_parser(
         "demo",

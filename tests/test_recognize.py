@@ -147,3 +147,24 @@ def test_fine_tuning_extends_the_alphabet(tiny_run):
     old_conv = base.model.get_layer("conv0").get_weights()[0]
     assert old_conv.shape == new.model.get_layer("conv0").get_weights()[0].shape
     assert new.logits(probe).shape[-1] == base.logits(probe).shape[-1] + 1
+
+
+def test_onnx_export_matches_tensorflow(tiny_run, tmp_path):
+    import shutil
+
+    from medocr.recognize.export import export_onnx
+    from medocr.recognize.runtime import Recognizer
+
+    root, _, _ = tiny_run
+    bundle = tmp_path / "bundle"
+    shutil.copytree(root / "out" / "best", bundle)
+    report = export_onnx(bundle)
+    assert report["max_abs_diff"] < 1e-4
+    assert "model.onnx" in read_meta(bundle)["files"]
+    on_onnx = Recognizer.load(bundle)
+    on_tf = Recognizer.load(bundle, backend="tensorflow")
+    assert on_onnx.session is not None and on_tf.session is None
+    lines = [np.random.default_rng(i).integers(0, 256, (40, 90 + 37 * i), np.uint8)
+             for i in range(3)]
+    for a, b in zip(on_onnx.predict(lines), on_tf.predict(lines), strict=True):
+        assert np.abs(a.probs - b.probs).max() < 1e-4

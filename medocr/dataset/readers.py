@@ -153,7 +153,8 @@ def line_dataset(
     tf.data.Dataset
         Elements ``(images (B, H, W, 1) float32 ink, widths (B,) int32, labels (B, L)
         int32 padded with -1)``. Unreadable images and lines too narrow for their label
-        (fewer frames than characters) are skipped.
+        (fewer frames than characters plus repeated pairs, which CTC cannot align) are
+        skipped.
     """
     import tensorflow as tf
 
@@ -176,8 +177,9 @@ def line_dataset(
     data = data.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
 
     def usable(image: Any, width: Any, label: Any) -> Any:
-        frames = frame_count(width)
-        return tf.logical_and(width > 0, frames >= tf.shape(label)[0] + 1)
+        # CTC needs a frame per character plus a blank between repeated characters.
+        repeats = tf.reduce_sum(tf.cast(label[1:] == label[:-1], tf.int32))
+        return tf.logical_and(width > 0, frame_count(width) >= tf.shape(label)[0] + repeats)
 
     data = data.filter(usable)
     bucket = tf.data.experimental.bucket_by_sequence_length(

@@ -274,21 +274,21 @@ class Trainer:
         )
 
     def _epoch(self, step: Any, data: Any, epoch: int, strategy: Any) -> tuple[float, float, int]:
-        import keras
-
         cfg = self.config
-        bar = keras.utils.Progbar(
-            cfg.steps_per_epoch, stateful_metrics=["lines/s"], unit_name="step"
-        )
         losses, lines, began = [], 0, time.perf_counter()
         for index in range(cfg.steps_per_epoch):
             images, widths, labels = next(data)
-            loss = float(step(images, widths, labels))
-            losses.append(loss)
+            losses.append(float(step(images, widths, labels)))
             lines += int(strategy.reduce("SUM", _batch_size(widths), axis=None))
-            rate = lines / (time.perf_counter() - began)
-            bar.update(index + 1, [("loss", loss), ("lines/s", rate)])
-        print(f"train: epoch {epoch} done", file=sys.stderr)
+            if (index + 1) % 10 == 0 or index + 1 == cfg.steps_per_epoch:
+                _progress(
+                    epoch,
+                    index + 1,
+                    cfg.steps_per_epoch,
+                    losses[-10:],
+                    lines,
+                    time.perf_counter() - began,
+                )
         return float(np.mean(losses)), time.perf_counter() - began, lines
 
     def validate(self, model: Any, encoded: EncodedLines) -> float:
@@ -366,6 +366,20 @@ class Trainer:
         os.replace(tmp, self.results_path)
 
 
+def _progress(
+    epoch: int, done: int, total: int, recent: list[float], lines: int, seconds: float
+) -> None:
+    """One progress line on stderr: step, recent loss, lines/s, time left in the epoch."""
+    rate = lines / seconds if seconds else 0.0
+    left = seconds / done * (total - done)
+    end = "\n" if done == total or not sys.stderr.isatty() else ""
+    sys.stderr.write(
+        f"\rtrain: epoch {epoch} step {done}/{total}, loss {np.mean(recent):.3f}, "
+        f"{rate:.1f} lines/s, {left:.0f}s left  {end}"
+    )
+    sys.stderr.flush()
+
+
 def _config_dict(config: TrainConfig) -> dict[str, Any]:
     data = asdict(config)
     data["sources"] = [asdict(s) for s in config.sources]
@@ -392,8 +406,13 @@ def _train_step(model: Any, optimizer: Any, strategy: Any) -> Any:
             losses = tf.nn.ctc_loss(
                 sparse, logits, None, frames, logits_time_major=False, blank_index=-1
             )
-            loss = tf.reduce_mean(losses)
+            finite = tf.math.is_finite(losses)
+            loss = tf.reduce_sum(tf.where(finite, losses, 0.0)) / tf.maximum(
+                tf.reduce_sum(tf.cast(finite, tf.float32)), 1.0
+            )
         grads = tape.gradient(loss, model.trainable_variables)
+        # a sample CTC cannot align must not poison the weights
+        grads = [tf.where(tf.math.is_finite(g), g, tf.zeros_like(g)) for g in grads]
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 

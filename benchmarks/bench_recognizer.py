@@ -1,0 +1,159 @@
+"""Benchmark: the CRNN recognizer's accuracy and speed (the model card's figures).
+
+Accuracy: CER and WER on three line sets, each decoded greedily, with the lexicon word
+beam search (fr-medical lexicon, words only) and with word beam + bigram LM; Tesseract 5
+(``fra``, ``--psm 7``, via pytesseract) on the same lines when it is installed (at most
+``--tesseract-lines`` lines per set, the first ones, as it reads ~4 lines/s):
+
+- ``synth-test``: fresh synthetic field lines (``medocr.synth.lines``, seed 3), never seen
+  in training (the training lines use seeds 1 and 2);
+- ``poilus-val``: ../shared/data/poilus-lines/val.jsonl (13 writers held out of training);
+- ``lectaurep-val``: ../shared/data/lectaurep-lines/val.jsonl.
+
+Speed: lines/s on this machine at batch 1 and batch 64, TensorFlow and ONNX Runtime
+(exported to a temporary copy of the bundle when it has no ONNX file).
+
+    python benchmarks/bench_recognizer.py [--bundle fr-crnn-small] [--data ../shared/data]
+        [--synth-lines 500] [--max-lines 0] [--tesseract-lines 150] [--update-card]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from results import record  # noqa: E402
+
+from medocr.dataset.readers import load_line, read_line_set  # noqa: E402
+from medocr.decode import greedy, word_beam_search  # noqa: E402
+from medocr.evaluate.metrics import cer, wer  # noqa: E402
+from medocr.lexicon import load_lexicon  # noqa: E402
+from medocr.recognize.runtime import DEFAULT_MODEL, Recognizer  # noqa: E402
+
+
+def synth_lines(count: int) -> tuple[list[np.ndarray], list[str]]:
+    from medocr.synth.fonts import find_handwriting_fonts
+    from medocr.synth.lines import render_line
+    from medocr.synth.text import Vocabulary
+
+    fonts, vocabulary = find_handwriting_fonts(), Vocabulary.default()
+    lines = [render_line(np.random.default_rng(np.random.SeedSequence([3, i, 7])), fonts,
+                         vocabulary) for i in range(count)]
+    return [line.image for line in lines], [line.text for line in lines]
+
+
+def real_lines(path: Path, limit: int) -> tuple[list[np.ndarray], list[str]]:
+    records = read_line_set(path).records
+    if limit:
+        records = records[:limit]
+    return [load_line(r) for r in records], [r.text for r in records]
+
+
+def decoders(recognizer: Recognizer):
+    lexicon = load_lexicon()
+    chars = set(recognizer.alphabet.chars)
+    return {
+        "greedy": lambda p: greedy(p).text,
+        "word beam": lambda p: word_beam_search(p, lexicon, beam_width=16).text,
+        "word beam + bigram": lambda p: word_beam_search(p, lexicon, beam_width=16,
+                                                         lm=lexicon.bigrams).text,
+    }, chars
+
+
+def tesseract(images: list[np.ndarray]) -> list[str] | None:
+    try:
+        import pytesseract
+
+        pytesseract.get_tesseract_version()
+    except Exception:  # not installed: skipped with a message
+        return None
+    return [pytesseract.image_to_string(image, lang="fra", config="--psm 7").strip()
+            for image in images]
+
+
+def speed(recognizer_path: Path, images: list[np.ndarray]) -> dict[str, float]:
+    figures = {}
+    with tempfile.TemporaryDirectory() as work:
+        bundle = Path(work) / "bundle"
+        shutil.copytree(recognizer_path, bundle)
+        if not (bundle / "model.onnx").exists():
+            from medocr.recognize.export import export_onnx
+
+            export_onnx(bundle)
+        for backend in ("tensorflow", "onnx"):
+            recognizer = Recognizer.load(bundle, backend=backend)
+            recognizer.predict(images[:64])
+            for batch in (1, 64):
+                subset = images[: 64 if batch == 1 else 256]
+                start = time.perf_counter()
+                recognizer.predict(subset, batch_size=batch)
+                figures[f"{backend} batch {batch}"] = len(subset) / (time.perf_counter() - start)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle", default=DEFAULT_MODEL)
+    parser.add_argument("--data", default=os.environ.get("MEDOCR_DATA", "../shared/data"))
+    parser.add_argument("--synth-lines", type=int, default=500)
+    parser.add_argument("--max-lines", type=int, default=0, help="per real set (0 = all)")
+    parser.add_argument("--tesseract-lines", type=int, default=150)
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    from medocr.bundles import resolve
+
+    folder = resolve(args.bundle)
+    recognizer = Recognizer.load(folder, backend="tensorflow")
+    sets = {"synth-test": synth_lines(args.synth_lines)}
+    data = Path(args.data)
+    for name, sub in (("poilus-val", "poilus-lines"), ("lectaurep-val", "lectaurep-lines")):
+        path = data / sub / "val.jsonl"
+        if path.exists():
+            sets[name] = real_lines(path, args.max_lines)
+        else:
+            print(f"{path} not found: {name} skipped (set --data or MEDOCR_DATA)")
+    decode, _ = decoders(recognizer)
+    rows = []
+    for name, (images, truths) in sets.items():
+        probs = recognizer.predict(images)
+        for label, function in decode.items():
+            guesses = [function(p) for p in probs]
+            rows.append((name, label, len(truths), cer(truths, guesses), wer(truths, guesses)))
+            print(rows[-1])
+        count = min(args.tesseract_lines, len(images))
+        read = tesseract(images[:count])
+        if read is None:
+            print("tesseract not installed: its rows are skipped")
+        else:
+            rows.append((name, "Tesseract 5 fra psm 7", count, cer(truths[:count], read),
+                         wer(truths[:count], read)))
+            print(rows[-1])
+    rates = speed(folder, sets["synth-test"][0])
+    table = ["| line set | decoder | lines | CER | WER |", "|---|---|---:|---:|---:|"]
+    table += [f"| {n} | {d} | {c} | {e:.2%} | {w:.2%} |" for n, d, c, e, w in rows]
+    speeds = ["| backend | lines/s |", "|---|---:|"]
+    speeds += [f"| {k} | {v:.0f} |" for k, v in rates.items()]
+    meta = recognizer.meta
+    body = (f"Bundle `{args.bundle}` ({meta['parameters']:,} parameters, height "
+            f"{meta['input_height']}, {len(recognizer.alphabet.chars)} characters, trained "
+            f"{meta['training'].get('epoch', '?')} epochs).\n\n" + "\n".join(table)
+            + "\n\nSpeed (synthetic lines, this machine):\n\n" + "\n".join(speeds)
+            + "\n\nTargets: synthetic CER <= 2% greedy; poilus-val CER <= 15%; >= 300 lines/s "
+              "at batch 64.")
+    print(body)
+    if not args.no_record:
+        record("recognizer", "CRNN recognizer (model card figures)", body)
+
+
+if __name__ == "__main__":
+    main()
