@@ -25,6 +25,9 @@ from medocr.templates import Template, TemplateField, load_template
 from medocr.templates.draw import render_form
 from medocr.types import Box, FieldCrop, Page
 
+#: Template pixels kept around a field box in crops (left/right, above/below): handwriting
+#: overflows boxes. Shared by everything that cuts or reads field crops.
+CROP_MARGIN = (12, 18)
 WORK_SCALE = 0.5
 MIN_SCORE = 0.6
 MIN_INLIERS = 25
@@ -203,7 +206,7 @@ def crop_field(
     field: TemplateField,
     matrix: np.ndarray,
     *,
-    margin: tuple[int, int] = (12, 18),
+    margin: tuple[int, int] = CROP_MARGIN,
 ) -> tuple[np.ndarray, np.ndarray, Box]:
     """Cut one field out of a page, rectified to template geometry.
 
@@ -261,7 +264,7 @@ def extract_fields(
     template: Template | None = None,
     *,
     registration: Registration | None = None,
-    margin: tuple[int, int] = (12, 18),
+    margin: tuple[int, int] = CROP_MARGIN,
 ) -> list[FieldCrop]:
     """Register the page (unless given) and crop every template field.
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from medocr.preprocess.forms import CROP_MARGIN
 from medocr.synth import augment, render
 from medocr.synth.fonts import HandwritingFont, find_handwriting_fonts
 from medocr.synth.text import CauseText, Vocabulary, sample_cause_text
 
 LINE_BOX_HEIGHT = 115
-_MARGIN = (12, 18)
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,7 +74,7 @@ def render_line(
     written = writer.font.substitute(wanted.upper() if writer.capitals else wanted)
     written = " ".join(written.split())
     width = int(rng.integers(300, 1300))
-    mx, my = _MARGIN
+    mx, my = CROP_MARGIN
     layer = np.zeros((LINE_BOX_HEIGHT + 2 * my, width + 2 * mx + 400), np.uint8)
     box = (mx, my, mx + width, my + LINE_BOX_HEIGHT)
     words = render.write_line(layer, written, writer, rng, box, max_x=box[2] - 6)

@@ -1,0 +1,704 @@
+"""Segmentation of rectified field crops into lines, words and characters.
+
+Everything here works on the handwriting ink of one crop (a bool mask ``(H, W)``, e.g.
+from :func:`medocr.preprocess.binarize.clean_field`) and in *crop pixels*; a
+:class:`Region` is a box ``(x0, y0, x1, y1)`` with the unit's own ink inside it. The thin
+wrappers :func:`line_images` and :func:`char_images` turn the regions of a
+:class:`~medocr.types.FieldCrop` into :class:`~medocr.types.LineImage` and
+:class:`~medocr.types.CharImage` with boxes in original-page pixels (:func:`page_box`).
+
+- Lines: the centres of the main connected components are grouped at their widest
+  vertical gaps, never into more groups than the template's line count; the cut
+  between two groups is the row of least ink between them, and every component
+  (accents, dots and commas too) goes to the side of the cut its centroid lies on; a
+  component with a fair share of its ink on both sides (touching lines) is cut there.
+- Words: gaps in the column profile of the deslanted line are split into letter gaps
+  and word gaps by Otsu's criterion on their widths, the threshold bounded by multiples
+  of the line's x-height (all measured on the line itself).
+- Characters: connected components of a word, merged when they overlap horizontally
+  (accents, i-dots, broken strokes) or when a small piece touches a neighbour, and
+  split when wider than a character should be, at the minima of the deslanted column
+  profile where the upper contour is low (ligatures).
+
+Cursive writing defeats character segmentation (letters are joined, and the count of
+letters in a joined word is only estimated from its width): the figures in
+``benchmarks/RESULTS.md`` show it, and the CTC line recognizer exists for that reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from medocr.preprocess.binarize import CROP_MARGIN, clean_field, components, run_lengths
+from medocr.types import Box, CharImage, FieldCrop, LineImage
+
+#: Word gaps are told from letter gaps per line, within these bounds in x-heights
+#: (chosen by measurement on synthetic lines).
+WORD_GAP_RANGE = (0.4, 0.7)
+#: Expected character width, in x-heights (measured on synthetic print-like writing).
+CHAR_WIDTH = 1.0
+#: A component wider than this many expected character widths is split.
+SPLIT_RATIO = 1.5
+#: Two components whose deslanted spans overlap by this share of the narrower one merge.
+MERGE_OVERLAP = 0.5
+#: Weight of the distance to even spacing in the cost of a cut (per character width).
+DISTANCE_WEIGHT = 1.0
+#: Weight of the contour gap (upper to lower contour, in line heights) in a cut's cost.
+CONTOUR_WEIGHT = 1.0
+#: Groups smaller than this many ``stroke_width * x_height`` join a touching neighbour.
+FRAGMENT_AREA = 0.5
+_SLANTS = np.round(np.arange(-0.3, 0.61, 0.05), 2)
+
+
+@dataclass(frozen=True, eq=False)
+class Region:
+    """A unit of handwriting found in a crop.
+
+    Parameters
+    ----------
+    box : Box
+        ``(x0, y0, x1, y1)`` in crop pixels (exclusive ends).
+    mask : numpy.ndarray
+        bool ``(y1 - y0, x1 - x0)``: the unit's own ink inside `box`.
+    """
+
+    box: Box
+    mask: np.ndarray
+
+    @classmethod
+    def from_points(cls, ys: np.ndarray, xs: np.ndarray) -> Region:
+        """Build a region from the crop coordinates ``(N,)`` of its ink pixels."""
+        y0, x0 = int(ys.min()), int(xs.min())
+        y1, x1 = int(ys.max()) + 1, int(xs.max()) + 1
+        mask = np.zeros((y1 - y0, x1 - x0), bool)
+        mask[ys - y0, xs - x0] = True
+        return cls((x0, y0, x1, y1), mask)
+
+    def points(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the crop coordinates ``(ys, xs)``, each ``(N,)``, of the region's ink."""
+        ys, xs = np.nonzero(self.mask)
+        return ys + self.box[1], xs + self.box[0]
+
+
+@dataclass(frozen=True)
+class LineStats:
+    """Measurements of one handwritten line, in pixels.
+
+    Parameters
+    ----------
+    x_height : float
+        Height of the line's body: rows between the 10th and 90th percentiles of its ink
+        (about the x-height of lowercase writing, the capital height of capitals).
+    stroke_width : float
+        Median pen width.
+    slant : float
+        Shear that makes strokes upright: ``x' = x + slant * (y - centre)``.
+    centre : float
+        Median ink row (crop pixels), which the shear turns around.
+    """
+
+    x_height: float
+    stroke_width: float
+    slant: float
+    centre: float
+
+    def deslant(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """Return the deslanted columns ``(N,)`` float64 of points ``(N,)``."""
+        return xs + self.slant * (ys - self.centre)
+
+
+@dataclass(frozen=True, eq=False)
+class LineSegments:
+    """One segmented line: the line, its words and each word's characters (crop pixels).
+
+    Parameters
+    ----------
+    line : Region
+        The whole line.
+    words : tuple of Region
+        Left to right.
+    chars : tuple of tuple of Region
+        For each word, its characters left to right.
+    stats : LineStats
+        The line's x-height, stroke width and slant.
+    """
+
+    line: Region
+    words: tuple[Region, ...]
+    chars: tuple[tuple[Region, ...], ...]
+    stats: LineStats
+
+
+# ---------------------------------------------------------------- boxes
+
+
+def page_box(box: Box, to_page: np.ndarray) -> Box:
+    """Map a crop box to page pixels: the axis-aligned bound of its 4 moved corners.
+
+    Parameters
+    ----------
+    box : Box
+        ``(x0, y0, x1, y1)`` in crop pixels.
+    to_page : numpy.ndarray
+        float64 ``(3, 3)`` crop -> page homography (:attr:`FieldCrop.to_page`).
+
+    Returns
+    -------
+    Box
+        Rounded outwards, clipped at 0.
+    """
+    return _moved_box(box, to_page)
+
+
+def crop_box(box: Box, to_page: np.ndarray) -> Box:
+    """Map a page box into crop pixels (the inverse of :func:`page_box`, for ground truth).
+
+    Parameters
+    ----------
+    box : Box
+        ``(x0, y0, x1, y1)`` in page pixels.
+    to_page : numpy.ndarray
+        float64 ``(3, 3)`` crop -> page homography.
+
+    Returns
+    -------
+    Box
+        Axis-aligned bound of the 4 moved corners, rounded outwards (may fall outside
+        the crop).
+    """
+    return _moved_box(box, np.linalg.inv(to_page), clip=False)
+
+
+def _moved_box(box: Box, matrix: np.ndarray, clip: bool = True) -> Box:
+    x0, y0, x1, y1 = box
+    corners = np.float64([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]).reshape(-1, 1, 2)
+    pts = cv2.perspectiveTransform(corners, np.asarray(matrix, np.float64)).reshape(-1, 2)
+    low = np.floor(pts.min(axis=0) + 1e-6).astype(int)
+    high = np.ceil(pts.max(axis=0) - 1e-6).astype(int)
+    if clip:
+        low = np.maximum(low, 0)
+    return (int(low[0]), int(low[1]), int(high[0]), int(high[1]))
+
+
+# ---------------------------------------------------------------- line measurements
+
+
+def measure_line(line: Region) -> LineStats:
+    """Measure a line's x-height, stroke width and slant from its ink.
+
+    Parameters
+    ----------
+    line : Region
+        The line's ink.
+
+    Returns
+    -------
+    LineStats
+    """
+    stroke = _stroke_width(line.mask)
+    ys, xs = line.points()
+    low, centre, high = np.quantile(ys, [0.1, 0.5, 0.9])
+    x_height = max(float(high - low), 2.0 * stroke, 4.0)
+    return LineStats(x_height, stroke, _slant(ys, xs, float(centre)), float(centre))
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """Return the median over ink pixels of the shorter of their horizontal and vertical runs."""
+    across = np.minimum(run_lengths(mask), run_lengths(mask, vertical=True))
+    return float(np.median(across[mask])) if mask.any() else 1.0
+
+
+def _slant(ys: np.ndarray, xs: np.ndarray, centre: float) -> float:
+    """Return the shear among :data:`_SLANTS` that makes the column profile most peaked."""
+    best, best_score = 0.0, -1.0
+    for slant in _SLANTS:
+        cols = np.round(xs + slant * (ys - centre)).astype(np.int64)
+        counts = np.bincount(cols - cols.min())
+        score = float(np.dot(counts, counts))
+        if score > best_score + 1e-9:
+            best, best_score = float(slant), score
+    return best
+
+
+# ---------------------------------------------------------------- lines
+
+
+def find_lines(ink: np.ndarray, n_lines: int = 1) -> list[Region]:
+    """Split a field's handwriting into at most `n_lines` lines, top to bottom.
+
+    Parameters
+    ----------
+    ink : numpy.ndarray
+        bool ``(H, W)`` handwriting of one crop (ruling already removed).
+    n_lines : int
+        The template's line count for the field (a maximum: empty lines give nothing).
+
+    Returns
+    -------
+    list of Region
+        One per non-empty line; ``[]`` for a blank crop.
+
+    Raises
+    ------
+    ValueError
+        `n_lines` < 1.
+    """
+    if n_lines < 1:
+        raise ValueError(f"n_lines must be at least 1, got {n_lines}")
+    count, labels, stats, centroids = components(ink)
+    if count <= 1:
+        return []
+    ys, xs = np.nonzero(ink)
+    owner = labels[ys, xs]
+    if n_lines == 1:
+        return [Region.from_points(ys, xs)]
+    cuts = _line_cuts(ink, stats[1:], centroids[1:, 1], n_lines)
+    line_of = np.zeros(count, np.int64)
+    line_of[1:] = np.searchsorted(cuts, centroids[1:, 1])
+    assigned = line_of[owner]
+    for label in _bridges(stats, cuts, owner, ys):
+        on = owner == label
+        assigned[on] = np.searchsorted(cuts, ys[on])
+    return [
+        Region.from_points(ys[assigned == n], xs[assigned == n])
+        for n in range(len(cuts) + 1)
+        if np.any(assigned == n)
+    ]
+
+
+def _line_cuts(ink: np.ndarray, stats: np.ndarray, centres: np.ndarray, n_lines: int) -> np.ndarray:
+    """Return the rows ``(L - 1,)`` float64 that separate the lines, top to bottom.
+
+    The centres of the main components (at least half as tall as the typical large
+    component: not dots, accents or commas) are grouped at their widest gaps (at most
+    ``n_lines - 1`` of them, each wider than 0.8 typical heights); each cut is the row
+    of least ink between two groups' median centres.
+    """
+    heights = stats[:, cv2.CC_STAT_HEIGHT].astype(np.float64)
+    areas = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    height = float(np.median(heights[areas >= 0.25 * areas.max()]))
+    order = np.sort(centres[heights >= 0.5 * height])
+    if order.size < 2:
+        return np.zeros(0)
+    gaps = np.diff(order)
+    widest = sorted(int(i) for i in np.argsort(gaps)[::-1][: n_lines - 1] if gaps[i] > 0.8 * height)
+    if not widest:
+        return np.zeros(0)
+    bounds = [0, *[i + 1 for i in widest], order.size]
+    middles = [float(np.median(order[a:b])) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    profile = cv2.blur(ink.sum(axis=1, dtype=np.float32).reshape(-1, 1), (1, 5)).ravel()
+    cuts = []
+    for upper, lower in zip(middles[:-1], middles[1:], strict=True):
+        top, bottom = int(np.ceil(upper)), int(np.floor(lower)) + 1
+        cuts.append(top + float(np.argmin(profile[top:bottom])) if bottom > top else upper)
+    return np.asarray(cuts, np.float64)
+
+
+def _bridges(stats: np.ndarray, cuts: np.ndarray, owner: np.ndarray, ys: np.ndarray) -> list[int]:
+    """Return the labels of components that lie on both sides of a cut (touching lines).
+
+    A component bridges two lines when at least a fifth of its ink lies on each side
+    of a cut; a descender that only dips across keeps its line.
+    """
+    if cuts.size == 0:
+        return []
+    tops = stats[:, cv2.CC_STAT_TOP]
+    bottoms = tops + stats[:, cv2.CC_STAT_HEIGHT]
+    found = []
+    for cut in cuts:
+        for label in np.flatnonzero((tops < cut) & (bottoms > cut)):
+            if label == 0:
+                continue
+            above = float(np.mean(ys[owner == label] < cut))
+            if 0.2 <= above <= 0.8:
+                found.append(int(label))
+    return found
+
+
+# ---------------------------------------------------------------- words
+
+
+def find_words(
+    line: Region,
+    stats: LineStats | None = None,
+    *,
+    gap_range: tuple[float, float] = WORD_GAP_RANGE,
+) -> list[Region]:
+    """Split a line into words at the wide gaps of its deslanted column profile.
+
+    The gaps (runs of empty columns once the line is deslanted) are split in two
+    classes, letter gaps and word gaps, at the threshold that best separates them
+    (Otsu's criterion on the gap widths), kept within ``gap_range`` x-heights of the
+    line; with fewer than two gaps the middle of that range is used.
+
+    Parameters
+    ----------
+    line : Region
+        The line's ink.
+    stats : LineStats, optional
+        The line's measurements (computed when not given).
+    gap_range : tuple of float
+        Lowest and highest word-gap threshold, in x-heights.
+
+    Returns
+    -------
+    list of Region
+        Left to right.
+    """
+    stats = stats or measure_line(line)
+    ys, xs = line.points()
+    cols = np.round(stats.deslant(ys, xs)).astype(np.int64)
+    first = int(cols.min())
+    starts, ends = _runs(np.bincount(cols - first) == 0)
+    widths = (ends - starts).astype(np.float64)
+    low, high = (g * stats.x_height for g in gap_range)
+    threshold = np.clip(_split_level(widths), low, high) if widths.size >= 2 else (low + high) / 2
+    wide = widths > threshold
+    cuts = first + (starts[wide] + ends[wide]) / 2.0
+    word = np.searchsorted(cuts, cols)
+    return [Region.from_points(ys[word == n], xs[word == n]) for n in range(len(cuts) + 1)]
+
+
+def _split_level(values: np.ndarray) -> float:
+    """Return Otsu's threshold of values ``(N,)``, N >= 2 (max between-class variance)."""
+    ordered = np.sort(values)
+    count = ordered.size
+    left = np.arange(1, count)
+    sums = np.cumsum(ordered)[:-1]
+    mean_left = sums / left
+    mean_right = (ordered.sum() - sums) / (count - left)
+    score = left * (count - left) * (mean_right - mean_left) ** 2
+    best = int(np.argmax(score))
+    return float((ordered[best] + ordered[best + 1]) / 2)
+
+
+def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the starts and (exclusive) ends ``(R,)`` of the runs of True in ``(N,)`` flags."""
+    step = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return np.flatnonzero(step == 1), np.flatnonzero(step == -1)
+
+
+# ---------------------------------------------------------------- characters
+
+
+def find_chars(
+    word: Region,
+    stats: LineStats,
+    *,
+    char_width: float = CHAR_WIDTH,
+    split_ratio: float = SPLIT_RATIO,
+    merge_overlap: float = MERGE_OVERLAP,
+    fragment_area: float = FRAGMENT_AREA,
+) -> list[Region]:
+    """Cut a word into characters.
+
+    Connected components are merged when their deslanted column spans overlap by
+    `merge_overlap` of the narrower one (accents and dots with their letter, pieces of
+    a broken stroke), and a small group joins a neighbour it almost touches; then a
+    group wider than ``split_ratio * char_width * x_height`` is cut into
+    ``round(width / (char_width * x_height))`` pieces where a cut costs least (few ink
+    pixels, a small gap between the upper and lower contours) near even spacing.
+
+    Parameters
+    ----------
+    word : Region
+        The word's ink.
+    stats : LineStats
+        Measurements of the word's line.
+    char_width : float
+        Expected character width in x-heights.
+    split_ratio : float
+        How much wider than `char_width` a group must be to be split.
+    merge_overlap : float
+        Overlap share (of the narrower span) that merges two components.
+    fragment_area : float
+        Groups with fewer than ``fragment_area * stroke_width * x_height`` pixels join
+        a neighbour within one stroke width (0 disables).
+
+    Returns
+    -------
+    list of Region
+        Left to right.
+    """
+    count, labels, _, _ = components(word.mask)
+    ys, xs = word.points()
+    owner = labels[ys - word.box[1], xs - word.box[0]] - 1
+    cols = stats.deslant(ys, xs)
+    low = np.full(count - 1, np.inf)
+    high = np.full(count - 1, -np.inf)
+    np.minimum.at(low, owner, cols)
+    np.maximum.at(high, owner, cols)
+    group = _merge_spans(low, high, merge_overlap)
+    if fragment_area > 0:
+        group = _merge_fragments(group, low, high, owner, stats, fragment_area)
+    group = group[owner]
+    expected = char_width * stats.x_height
+    chars = []
+    for number in np.unique(group):
+        pick = group == number
+        for piece in _split(cols[pick], ys[pick], expected, split_ratio):
+            chars.append((float(cols[pick][piece].min()), ys[pick][piece], xs[pick][piece]))
+    chars.sort(key=lambda c: c[0])
+    return [Region.from_points(y, x) for _, y, x in chars]
+
+
+def _merge_spans(low: np.ndarray, high: np.ndarray, overlap: float) -> np.ndarray:
+    """Return group ids ``(N,)`` of spans ``[low, high]`` ``(N,)`` chained by large overlaps."""
+    parent = np.arange(low.size)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    widths = high - low + 1
+    for i in range(low.size):
+        for j in range(i + 1, low.size):
+            shared = min(high[i], high[j]) - max(low[i], low[j]) + 1
+            if shared >= overlap * min(widths[i], widths[j]):
+                parent[root(i)] = root(j)
+    return np.array([root(i) for i in range(low.size)], np.int64)
+
+
+def _merge_fragments(
+    group: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    owner: np.ndarray,
+    stats: LineStats,
+    fragment_area: float,
+) -> np.ndarray:
+    """Join small groups to a neighbour they (almost) touch: pieces of broken strokes.
+
+    `group`, `low` and `high` are ``(N,)`` per component, `owner` ``(P,)`` gives each
+    pixel's component. Returns the new group id ``(N,)`` of each component.
+    """
+    ids = sorted(np.unique(group), key=lambda g: float(low[group == g].min()))
+    area = np.bincount(group[owner], minlength=group.size)
+    spans = {g: (float(low[group == g].min()), float(high[group == g].max())) for g in ids}
+    small = fragment_area * stats.stroke_width * stats.x_height
+    target = {g: g for g in ids}
+    for i, g in enumerate(ids):
+        if area[g] >= small:
+            continue
+        best, best_gap = g, stats.stroke_width + 1.0
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(ids) and target[ids[j]] != g:
+                other = spans[ids[j]]
+                gap = max(other[0] - spans[g][1], spans[g][0] - other[1])
+                if gap <= best_gap:
+                    best, best_gap = ids[j], gap
+        target[g] = best
+    out = group.copy()
+    for g in ids:
+        final, seen = g, {g}
+        while target[final] not in seen:
+            final = target[final]
+            seen.add(final)
+        out[group == g] = final
+    return out
+
+
+def _split(cols: np.ndarray, ys: np.ndarray, expected: float, ratio: float) -> list[np.ndarray]:
+    """Cut a group's pixels into character pieces (index arrays into the ``(N,)`` inputs).
+
+    `cols` are the pixels' deslanted columns and `ys` their rows. Cuts go where the
+    cost (:func:`_cut_cost`) is lowest near evenly spaced positions.
+    """
+    first = float(cols.min())
+    width = float(cols.max()) - first + 1
+    if width <= ratio * expected:
+        return [np.arange(cols.size)]
+    pieces = max(2, int(round(width / expected)))
+    bins = np.round(cols - first).astype(np.int64)
+    cost = _cut_cost(bins, ys)
+    cuts: list[float] = []
+    previous = 0.0
+    step = width / pieces
+    for k in range(1, pieces):
+        ideal = k * step
+        lo = int(max(previous + 0.3 * expected, ideal - 0.4 * step))
+        hi = min(int(min(width - 0.3 * expected, ideal + 0.4 * step)) + 1, cost.size)
+        if hi <= lo:
+            continue
+        window = np.arange(lo, hi)
+        total = cost[window] + DISTANCE_WEIGHT * np.abs(window - ideal) / step
+        previous = float(window[int(np.argmin(total))])
+        cuts.append(previous)
+    part = np.searchsorted(np.asarray(cuts), bins, side="right")
+    return [np.flatnonzero(part == n) for n in range(len(cuts) + 1) if np.any(part == n)]
+
+
+def _cut_cost(bins: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Return the cost ``(W,)`` of a cut at each column: ink count and contour gap.
+
+    Contour analysis: the vertical extent between the upper and the lower contour is
+    small where two letters touch (the upper contour dips, the lower one rises) or
+    where a ligature joins them, and large across a letter's bowl, whose column count
+    is low.
+    """
+    counts = np.bincount(bins).astype(np.float64)
+    top = np.full(counts.size, np.inf)
+    bottom = np.full(counts.size, -np.inf)
+    np.minimum.at(top, bins, ys.astype(np.float64))
+    np.maximum.at(bottom, bins, ys.astype(np.float64))
+    span = max(float(ys.max() - ys.min()) + 1, 1.0)
+    extent = np.where(counts > 0, (bottom - top + 1) / span, 0.0)
+    scale = float(np.median(counts[counts > 0]))
+    cost = counts / scale + CONTOUR_WEIGHT * extent
+    return np.convolve(cost, np.ones(3) / 3, mode="same")
+
+
+# ---------------------------------------------------------------- fields
+
+
+def segment_ink(ink: np.ndarray, n_lines: int = 1) -> list[LineSegments]:
+    """Segment a crop's handwriting into lines, words and characters (crop pixels).
+
+    Parameters
+    ----------
+    ink : numpy.ndarray
+        bool ``(H, W)`` handwriting (e.g. :func:`~medocr.preprocess.binarize.clean_field`).
+    n_lines : int
+        The template's line count for the field.
+
+    Returns
+    -------
+    list of LineSegments
+        Top to bottom; ``[]`` when the crop holds no handwriting.
+    """
+    out = []
+    for line in find_lines(ink, n_lines):
+        stats = measure_line(line)
+        words = find_words(line, stats)
+        chars = tuple(tuple(find_chars(word, stats)) for word in words)
+        out.append(LineSegments(line, tuple(words), chars, stats))
+    return out
+
+
+def segment_field(
+    crop: FieldCrop,
+    n_lines: int = 1,
+    *,
+    ink: np.ndarray | None = None,
+    margin: tuple[int, int] | None = CROP_MARGIN,
+) -> list[LineSegments]:
+    """Segment a field crop (crop pixels): :func:`clean_field` then :func:`segment_ink`.
+
+    Parameters
+    ----------
+    crop : FieldCrop
+        A rectified field crop (default margin of
+        :func:`~medocr.preprocess.forms.extract_fields`).
+    n_lines : int
+        The template's line count for the field (``TemplateField.lines``).
+    ink : numpy.ndarray, optional
+        bool ``(H, W)`` handwriting of the crop, when already computed.
+    margin : tuple of int or None
+        The crop margin given to ``extract_fields`` (see :func:`clean_field`).
+
+    Returns
+    -------
+    list of LineSegments
+        Top to bottom; ``[]`` for a blank field.
+    """
+    if ink is None:
+        ink = clean_field(crop.image, margin=margin, n_lines=n_lines)
+    return segment_ink(ink, n_lines)
+
+
+def line_images(
+    crop: FieldCrop,
+    n_lines: int = 1,
+    *,
+    segments: list[LineSegments] | None = None,
+    pad: int = 4,
+    isolate: bool = True,
+) -> list[LineImage]:
+    """Cut a field crop into line images with boxes in original-page pixels.
+
+    Parameters
+    ----------
+    crop : FieldCrop
+        A rectified field crop.
+    n_lines : int
+        The template's line count for the field.
+    segments : list of LineSegments, optional
+        The crop's segmentation (:func:`segment_field`), when already computed.
+    pad : int
+        Pixels of paper kept around each line's ink box (within the crop).
+    isolate : bool
+        Paint everything but the line's own ink (and a 1-pixel rim around it) with the
+        local paper gray: ruling, specks and strokes of the other lines disappear.
+
+    Returns
+    -------
+    list of LineImage
+        Top to bottom; ``[]`` for a blank field.
+    """
+    segments = segment_field(crop, n_lines) if segments is None else segments
+    out = []
+    for index, seg in enumerate(segments):
+        image, box = _cut(crop.image, seg.line, pad, isolate)
+        out.append(LineImage(image, page_box(box, crop.to_page), crop.name, index))
+    return out
+
+
+def char_images(
+    crop: FieldCrop,
+    n_lines: int = 1,
+    *,
+    segments: list[LineSegments] | None = None,
+    pad: int = 2,
+    isolate: bool = True,
+) -> list[CharImage]:
+    """Cut a field crop into character images with boxes in original-page pixels.
+
+    Parameters
+    ----------
+    crop : FieldCrop
+        A rectified field crop.
+    n_lines : int
+        The template's line count for the field.
+    segments : list of LineSegments, optional
+        The crop's segmentation (:func:`segment_field`), when already computed.
+    pad : int
+        Pixels kept around each character's ink box (within the crop).
+    isolate : bool
+        Paint everything but the character's own ink with the local paper gray.
+
+    Returns
+    -------
+    list of CharImage
+        In reading order; ``char_index`` counts the characters of a line across its
+        words (spaces are not characters).
+    """
+    segments = segment_field(crop, n_lines) if segments is None else segments
+    out = []
+    for line_index, seg in enumerate(segments):
+        chars = [char for word in seg.chars for char in word]
+        for char_index, char in enumerate(chars):
+            image, box = _cut(crop.image, char, pad, isolate)
+            out.append(
+                CharImage(image, page_box(box, crop.to_page), crop.name, line_index, char_index)
+            )
+    return out
+
+
+def _cut(image: np.ndarray, region: Region, pad: int, isolate: bool) -> tuple[np.ndarray, Box]:
+    """Return the gray pixels ``(h, w)`` of a region's box grown by `pad`, and that box."""
+    height, width = image.shape
+    x0, y0, x1, y1 = region.box
+    box = (max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, width), min(y1 + pad, height))
+    cut = image[box[1] : box[3], box[0] : box[2]].copy()
+    if isolate:
+        own = np.zeros(cut.shape, np.uint8)
+        own[y0 - box[1] : y1 - box[1], x0 - box[0] : x1 - box[0]] = region.mask
+        own = cv2.dilate(own, np.ones((3, 3), np.uint8)).astype(bool)
+        paper = np.median(cut[~own]) if np.any(~own) else 255
+        cut[~own] = np.uint8(paper)
+    return cut, box
