@@ -10,8 +10,9 @@ uniformly in +-8 degrees, with scale +-10 %, translation, mild perspective and n
 
 The true skew of a page is the direction that the template's horizontal axis takes at
 the page centre under the ground-truth homography (with perspective, the page rotation
-alone is not the angle of the lines). Timings are on one core (cv2.setNumThreads(1)),
-measured after all pages are generated.
+alone is not the angle of the lines). Times are CPU time of the measuring thread
+(``time.thread_time``) with OpenCV on one thread (cv2.setNumThreads(1)): the cost on one
+core, which other work sharing the machine does not inflate as it does wall time.
 
     python benchmarks/bench_forms.py [--count 500] [--no-record]
 """
@@ -19,6 +20,7 @@ measured after all pages are generated.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -101,17 +103,17 @@ def main() -> None:
     angle_errors, deskew_ms, register_ms, ious, refused = [], [], [], [], []
     for index, (image, truth) in enumerate(certificates):
         expected = truth_skew(truth["transform"], template.width_px, template.height_px)
-        start = time.perf_counter()
+        start = time.thread_time()
         angle = estimate_skew(image)
-        deskew_ms.append((time.perf_counter() - start) * 1000)
+        deskew_ms.append((time.thread_time() - start) * 1000)
         angle_errors.append(abs(angle - expected))
-        start = time.perf_counter()
+        start = time.thread_time()
         try:
             crops = extract_fields(Page(image, f"cert-{index}"), template)
         except TemplateError as exc:
             refused.append(str(exc))
             continue
-        register_ms.append((time.perf_counter() - start) * 1000)
+        register_ms.append((time.thread_time() - start) * 1000)
         ious += [iou(c.bbox, t["box"]) for c, t in zip(crops, truth["fields"], strict=True)]
     wrong = wrong_pages(np.random.default_rng(7), 10)
     wrongly_accepted = 0
@@ -122,22 +124,20 @@ def main() -> None:
         except TemplateError:
             pass
     low = sum(v < 0.8 for v in ious)
-    deskew_ok = (
-        statistics.median(angle_errors) <= 0.2
-        and max(angle_errors) <= 1
-        and statistics.median(deskew_ms) <= 30
-    )
-    register_ok = (
-        np.mean(ious) >= 0.95 and low == 0 and not refused and statistics.median(register_ms) <= 60
-    )
-    body = f"""{args.count} synthetic certificates (seed {SEED}), 200 dpi A4, one core.
+    deskew_ok = statistics.median(angle_errors) <= 0.2 and max(angle_errors) <= 1
+    deskew_fast = statistics.median(deskew_ms) <= 30
+    register_ok = np.mean(ious) >= 0.95 and low == 0 and not refused
+    register_fast = statistics.median(register_ms) <= 60
+    load = os.getloadavg()[0]
+    body = f"""{args.count} synthetic certificates (seed {SEED}), 200 dpi A4, CPU time on one core
+(load average {load:.1f} on {os.cpu_count()} cores when timing ended).
 
 | step | figure | target | verdict |
 |---|---|---|---|
 | deskew angle error (deg) | {stats(angle_errors)} | median <= 0.2, max <= 1 | {"met" if deskew_ok else "MISSED"} |
-| deskew time (ms/page) | {stats(deskew_ms)} | <= 30 | |
+| deskew time (ms/page) | {stats(deskew_ms)} | median <= 30 | {"met" if deskew_fast else "MISSED"} |
 | field IoU ({len(ious)} fields) | mean {np.mean(ious):.4f}, min {min(ious):.3f}, {low} below 0.8 | mean >= 0.95, none < 0.8 | {"met" if register_ok else "MISSED"} |
-| registration + 14 crops (ms/page) | {stats(register_ms)} | <= 60 | |
+| registration + 14 crops (ms/page) | {stats(register_ms)} | median <= 60 | {"met" if register_fast else "MISSED"} |
 | certificates refused as "not the form" | {len(refused)} of {args.count} | 0 | |
 | wrong pages accepted (blank, photo-like) | {wrongly_accepted} of {len(wrong)} | 0 | {"met" if wrongly_accepted == 0 else "MISSED"} |
 """
