@@ -48,8 +48,12 @@ def test_data_source_parsing(tmp_path):
     train = tmp_path / "t.jsonl"
     train.write_text("", encoding="utf-8")
     source = DataSource.parse(f"synth={train}@2.5")
-    assert (source.name, source.train, source.val, source.weight) == ("synth", str(train), None,
-                                                                     2.5)
+    assert (source.name, source.train, source.val, source.weight) == (
+        "synth",
+        str(train),
+        None,
+        2.5,
+    )
     with pytest.raises(MedocrError, match="expected NAME=TRAIN.jsonl"):
         DataSource.parse("nothing")
     with pytest.raises(MedocrError, match="missing.jsonl not found"):
@@ -70,10 +74,17 @@ def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
     train = _line_set(root / "train", 24, 1)
     val = _line_set(root / "val", 8, 2)
-    config = TrainConfig(sources=[DataSource("synth", str(train), str(val))],
-                         out_dir=str(root / "out"), preset="tiny", height=32, batch_size=4,
-                         steps_per_epoch=3, epochs=2, min_char_count=1,
-                         extra_chars="abcdefghijklmnopqrstuvwxyz")
+    config = TrainConfig(
+        sources=[DataSource("synth", str(train), str(val))],
+        out_dir=str(root / "out"),
+        preset="tiny",
+        height=32,
+        batch_size=4,
+        steps_per_epoch=3,
+        epochs=2,
+        min_char_count=1,
+        extra_chars="abcdefghijklmnopqrstuvwxyz",
+    )
     results = Trainer(config).run()
     return root, config, results
 
@@ -137,8 +148,13 @@ def test_fine_tuning_extends_the_alphabet(tiny_run):
 
     root, config, _ = tiny_run
     base = Recognizer.load(root / "out" / "best")
-    tuned = replace(config, out_dir=str(root / "tuned"), init=str(root / "out" / "best"),
-                    epochs=1, extra_chars="€")
+    tuned = replace(
+        config,
+        out_dir=str(root / "tuned"),
+        init=str(root / "out" / "best"),
+        epochs=1,
+        extra_chars="€",
+    )
     Trainer(tuned).run()
     new = Recognizer.load(root / "tuned" / "best")
     assert new.alphabet.chars[: len(base.alphabet.chars)] == base.alphabet.chars
@@ -164,7 +180,45 @@ def test_onnx_export_matches_tensorflow(tiny_run, tmp_path):
     on_onnx = Recognizer.load(bundle)
     on_tf = Recognizer.load(bundle, backend="tensorflow")
     assert on_onnx.session is not None and on_tf.session is None
-    lines = [np.random.default_rng(i).integers(0, 256, (40, 90 + 37 * i), np.uint8)
-             for i in range(3)]
+    lines = [
+        np.random.default_rng(i).integers(0, 256, (40, 90 + 37 * i), np.uint8) for i in range(3)
+    ]
     for a, b in zip(on_onnx.predict(lines), on_tf.predict(lines), strict=True):
         assert np.abs(a.probs - b.probs).max() < 1e-4
+
+
+MIRRORED = """
+import sys, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+from medocr.recognize.train import DataSource, TrainConfig, Trainer
+train, val, out = sys.argv[1:4]
+config = TrainConfig(sources=[DataSource("synth", train, val)], out_dir=out, preset="tiny",
+                     height=32, batch_size=4, steps_per_epoch=2, epochs=1, min_char_count=1,
+                     strategy="mirrored")
+results = Trainer(config).run()
+print("replicas", tf.distribute.MirroredStrategy().num_replicas_in_sync, "epochs", results["epoch"])
+"""
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tiny_run, tmp_path):
+    import subprocess
+    import sys
+
+    root, _, _ = tiny_run
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MIRRORED,
+            str(root / "train" / "lines.jsonl"),
+            str(root / "val" / "lines.jsonl"),
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "replicas 2 epochs 1" in done.stdout

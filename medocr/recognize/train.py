@@ -279,7 +279,8 @@ class Trainer:
         for index in range(cfg.steps_per_epoch):
             images, widths, labels = next(data)
             losses.append(float(step(images, widths, labels)))
-            lines += int(strategy.reduce("SUM", _batch_size(widths), axis=None))
+            per_replica = strategy.run(_batch_size, args=(widths,))
+            lines += int(strategy.reduce("SUM", per_replica, axis=None))
             if (index + 1) % 10 == 0 or index + 1 == cfg.steps_per_epoch:
                 _progress(
                     epoch,
@@ -321,7 +322,7 @@ class Trainer:
             "lines_per_s": rate,
             "val_cer": val,
             "mean_val_cer": mean_cer,
-            "learning_rate": float(optimizer.learning_rate),
+            "learning_rate": _learning_rate(optimizer),
         }
         results["history"].append(entry)
         results["epoch"] = epoch
@@ -331,9 +332,9 @@ class Trainer:
         else:
             results["stale"] += 1
             if results["stale"] % 2 == 0:
-                optimizer.learning_rate.assign(float(optimizer.learning_rate) * 0.5)
+                optimizer.learning_rate.assign(_learning_rate(optimizer) * 0.5)
             results["stopped_early"] = results["stale"] >= self.config.patience
-        results["learning_rate"] = float(optimizer.learning_rate)
+        results["learning_rate"] = _learning_rate(optimizer)
         shown = ", ".join(f"{k} {v:.4f}" for k, v in val.items())
         print(
             f"train: epoch {epoch}: loss {loss:.3f}, {rate:.1f} lines/s, val CER {shown}"
@@ -378,6 +379,13 @@ def _progress(
         f"{rate:.1f} lines/s, {left:.0f}s left  {end}"
     )
     sys.stderr.flush()
+
+
+def _learning_rate(optimizer: Any) -> float:
+    """Return the optimizer's current learning rate (also under a distribution strategy)."""
+    import keras
+
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
 def _config_dict(config: TrainConfig) -> dict[str, Any]:
