@@ -22,7 +22,7 @@ fonts:
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev,compare]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,compare,cluster]'
 	touch $@
 
 lint: install

@@ -265,6 +265,68 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
+def _cmd_dataset_build(args: argparse.Namespace) -> int:
+    from medocr.dataset.build import build_dataset, print_progress
+    from medocr.dataset.sources import Source
+    from medocr.dataset.splits import parse_splits
+
+    sources = [Source.parse(kind, spec) for kind, spec in args.inputs or []]
+    summary = build_dataset(
+        args.out,
+        sources,
+        seed=args.seed,
+        splits=parse_splits(args.splits),
+        stratify=args.stratify,
+        levels=args.levels.split(","),
+        alphabet=_dataset_alphabet(args.alphabet),
+        workers=args.workers,
+        scheduler=args.scheduler,
+        item_size=args.item_size,
+        max_shard_bytes=int(args.shard_mb * 2**20),
+        overwrite=args.overwrite,
+        progress=None if args.quiet else print_progress,
+    )
+    errors = summary.card["errors"]
+    print(
+        f"dataset: {summary.units} units, {len(summary.built)} work items built, "
+        f"{len(summary.skipped)} already there, {len(summary.failed)} failed, "
+        f"{errors['skipped_inputs']} inputs skipped (see build.log), in "
+        f"{summary.seconds:.1f}s -> {args.out}"
+    )
+    return EXIT_SOME_FAILED if summary.failed or errors["skipped_inputs"] else EXIT_OK
+
+
+def _cmd_dataset_stats(args: argparse.Namespace) -> int:
+    from medocr.dataset.card import load_card, render_card
+
+    card = load_card(args.dataset)
+    if args.json:
+        print(json.dumps(card, indent=1, ensure_ascii=False))
+    else:
+        print(render_card(card, _dataset_alphabet(args.alphabet)), end="")
+    return EXIT_OK
+
+
+def _dataset_alphabet(path: str | None) -> Any:
+    """Alphabet from a text file (its characters) or a JSON file with ``chars``."""
+    if path is None:
+        return None
+    from medocr.recognize.alphabet import Alphabet
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MedocrError(f"{path}: unreadable alphabet file ({exc})") from exc
+    if Path(path).suffix == ".json":
+        try:
+            data = json.loads(text)
+            chars = data.get("alphabet", data)["chars"]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise MedocrError(f"{path}: no alphabet 'chars' in this JSON ({exc})") from exc
+        return Alphabet(tuple(chars))
+    return Alphabet.from_texts(text.splitlines())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``medocr`` command."""
     parser = argparse.ArgumentParser(
@@ -459,6 +521,75 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse images larger than this many pixels (default 150e6)",
     )
     inspect.set_defaults(func=_cmd_inspect)
+
+    dataset = sub.add_parser(
+        "dataset",
+        help="build a training dataset (all granularities, split by writer) or print its card",
+        description="Build sharded, resumable datasets of certificate, field, line, word and "
+        "character units from synth output, annotated scans, JSONL line sets and "
+        "ALTO/PAGE XML; see docs/dataset.md.",
+    )
+    dsub = dataset.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
+    dbuild = dsub.add_parser(
+        "build",
+        help="build (or resume) a dataset",
+        description="Cut every input into units, split by writer/document (seeded), write "
+        "TFRecord shards + manifest.jsonl + card. Bad inputs are logged in build.log "
+        "and skipped. Rerunning the same command resumes from the finished shards.",
+    )
+    dbuild.add_argument("out", help="dataset folder (created)")
+    for flag, kind, what in (
+        ("--certificates", "certificates", "folder of certificate JSON (synth output or scans)"),
+        ("--lines", "lines", "JSONL line set"),
+        ("--xml", "xml", "ALTO or PAGE XML file, or folder of them"),
+    ):
+        dbuild.add_argument(
+            flag,
+            dest="inputs",
+            action="append",
+            type=lambda spec, kind=kind: (kind, spec),
+            metavar="[NAME=]PATH",
+            help=f"{what}; repeatable",
+        )
+    dbuild.add_argument(
+        "--levels",
+        default="certificate,field,line,word,char",
+        help="unit levels to emit (default: all five)",
+    )
+    dbuild.add_argument(
+        "--splits",
+        default="train=0.8,val=0.1,test=0.1",
+        help="split ratios by document (default train=0.8,val=0.1,test=0.1)",
+    )
+    dbuild.add_argument(
+        "--stratify", action="store_true", help="split each source in the ratios exactly"
+    )
+    dbuild.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    dbuild.add_argument(
+        "--alphabet", default=None, help="report characters outside this alphabet (file)"
+    )
+    dbuild.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    dbuild.add_argument(
+        "--scheduler", default=None, help="Dask scheduler address: run on that cluster"
+    )
+    dbuild.add_argument(
+        "--item-size", type=int, default=None, help="inputs per work item (default per kind)"
+    )
+    dbuild.add_argument(
+        "--shard-mb", type=float, default=64, help="shard size bound in MiB (default 64)"
+    )
+    dbuild.add_argument(
+        "--overwrite", action="store_true", help="rebuild a folder built with other settings"
+    )
+    dbuild.add_argument("--quiet", action="store_true", help="no progress line")
+    dbuild.set_defaults(func=_cmd_dataset_build)
+    dstats = dsub.add_parser("stats", help="print a dataset's card")
+    dstats.add_argument("dataset", help="dataset folder")
+    dstats.add_argument("--json", action="store_true", help="print card.json instead")
+    dstats.add_argument(
+        "--alphabet", default=None, help="also list characters outside this alphabet (file)"
+    )
+    dstats.set_defaults(func=_cmd_dataset_stats)
 
     add_lexicon_parser(sub)
     return parser

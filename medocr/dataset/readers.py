@@ -1,18 +1,21 @@
-"""Readers of line units: JSONL line sets in, numpy batches or a ``tf.data`` pipeline out.
+"""Readers of units: JSONL line sets or built datasets in, ``tf.data`` or numpy out.
 
 A line set is a JSONL file with one ``{"image": relative/path.png, "text": "...",
 "document": "writer-or-document-id"}`` row per line (the format of ``../shared/data`` and
 of ``medocr synth-lines``). Bad rows are reported with their line number and skipped.
+A built dataset (:mod:`medocr.dataset.build`) is read from its TFRecord shards.
 
-The ``tf.data`` pipeline decodes in parallel, resizes to the model height keeping the
-aspect ratio, applies an optional augmentation, encodes the label with an
-:class:`~medocr.recognize.alphabet.Alphabet`, and batches by width buckets.
+The ``tf.data`` pipeline (:func:`line_dataset`, over either kind) decodes in parallel,
+resizes to the model height keeping the aspect ratio, applies an optional augmentation,
+encodes the label with an :class:`~medocr.recognize.alphabet.Alphabet`, and batches by
+width buckets. The numpy readers (:func:`iter_units`, :func:`char_arrays`) need no
+TensorFlow.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,21 +23,28 @@ from typing import Any
 import cv2
 import numpy as np
 
+from medocr.dataset.card import card_alphabet, load_card
+from medocr.dataset.tfrecord import decode_example, read_records
+from medocr.dataset.units import CHAR_SIZE, char_array
+from medocr.errors import MedocrError
 from medocr.recognize.alphabet import Alphabet, normalize_text
 from medocr.recognize.crnn import frame_count, prepare_line
 
 WIDTH_BUCKETS = (128, 256, 384, 512, 640, 768, 1024, 1280, 1536)
 MAX_WIDTH = 2048
+SHUFFLE_BUFFER = 4096
 
 
 @dataclass(frozen=True)
 class LineRecord:
-    """One line unit: where its image is, its text, and who wrote it."""
+    """One line unit: where its image is, its text, who wrote it, and its optional font."""
 
     image: str
     text: str
     document: str
     source: str
+    font: str | None = None
+    origin: str | None = None
 
 
 @dataclass
@@ -68,14 +78,46 @@ def read_line_set(path: str | Path, name: str | None = None) -> LineSet:
             if not raw.strip():
                 continue
             try:
-                row = json.loads(raw)
-                image, text = str(row["image"]), normalize_text(str(row["text"]))
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                result.errors.append(f"{path}:{number}: malformed row ({exc})")
-                continue
-            document = str(row.get("document", f"{result.name}-{number}"))
-            result.records.append(LineRecord(str(path.parent / image), text, document, result.name))
+                result.records.append(parse_row(raw, path.parent, result.name, number))
+            except ValueError as exc:
+                result.errors.append(f"{path}:{number}: {exc}")
     return result
+
+
+def parse_row(raw: str | bytes, folder: Path, name: str, number: int) -> LineRecord:
+    """Parse one JSONL row of a line set.
+
+    Parameters
+    ----------
+    raw : str or bytes
+        The row.
+    folder : Path
+        Folder of the JSONL file (image paths are relative to it).
+    name : str
+        Source name.
+    number : int
+        1-based line number in the file (default document ``{name}-{number}``).
+
+    Returns
+    -------
+    LineRecord
+        Text normalised; ``origin`` from the row, else ``"synthetic"`` when the row names
+        a font (rows of ``medocr synth-lines``), else ``"real"``.
+
+    Raises
+    ------
+    ValueError
+        Malformed row (message ``malformed row (reason)``).
+    """
+    try:
+        row = json.loads(raw)
+        image, text = str(row["image"]), normalize_text(str(row["text"]))
+        font = row.get("font")
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"malformed row ({type(exc).__name__}: {exc})") from exc
+    document = str(row.get("document", f"{name}-{number}"))
+    origin = str(row.get("origin") or ("synthetic" if font else "real"))
+    return LineRecord(str(folder / image), text, document, name, font, origin)
 
 
 def load_line(record: LineRecord) -> np.ndarray:
@@ -111,9 +153,11 @@ def encode_records(records: Sequence[LineRecord], alphabet: Alphabet) -> Encoded
 
 
 def _prepared(
-    record_image: str, height: int, augment: Callable[..., np.ndarray] | None, seed: int
+    image: np.ndarray | None,
+    height: int,
+    augment: Callable[..., np.ndarray] | None,
+    seed: int,
 ) -> np.ndarray:
-    image = cv2.imread(record_image, cv2.IMREAD_GRAYSCALE)
     if image is None or image.size == 0:
         return np.zeros((height, 0), np.float32)
     if augment is not None:
@@ -122,8 +166,144 @@ def _prepared(
     return line[:, :MAX_WIDTH]
 
 
+def _read_path(payload: bytes) -> np.ndarray | None:
+    return cv2.imread(payload.decode(), cv2.IMREAD_GRAYSCALE)
+
+
+def _read_png(payload: bytes) -> np.ndarray | None:
+    return cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_GRAYSCALE)
+
+
+@dataclass(frozen=True)
+class ShardLines:
+    """Units of one level and split of a built dataset, labelled with an alphabet.
+
+    Parameters
+    ----------
+    files : tuple of str
+        TFRecord shard files.
+    alphabet : Alphabet
+        Labels are encoded with it; units with characters outside it, or with an empty
+        text, are skipped by :func:`line_dataset`.
+    skip_ids : frozenset of str
+        Ids of units removed as duplicates (still present in the shards).
+    count : int
+        Kept units in the files.
+    """
+
+    files: tuple[str, ...]
+    alphabet: Alphabet
+    skip_ids: frozenset[str]
+    count: int
+
+
+def shard_lines(
+    dataset_dir: str | Path, split: str, alphabet: Alphabet | None = None, *, level: str = "line"
+) -> ShardLines:
+    """Select the line (or word, field) units of one split of a built dataset.
+
+    Parameters
+    ----------
+    dataset_dir : str or Path
+        Folder made by :func:`medocr.dataset.build.build_dataset`.
+    split : str
+        Split name (``train``, ``val``...).
+    alphabet : Alphabet, optional
+        Default: the dataset's own alphabet (from its card).
+    level : str
+        Unit level.
+
+    Returns
+    -------
+    ShardLines
+        For :func:`line_dataset`.
+
+    Raises
+    ------
+    MedocrError
+        Not a built dataset.
+    """
+    card = load_card(dataset_dir)
+    entry = card["shards"].get(level, {}).get(split, {"files": [], "units": 0})
+    files = tuple(str(Path(dataset_dir) / f) for f in entry["files"])
+    skip = frozenset(_duplicate_ids(Path(dataset_dir), level, split))
+    return ShardLines(files, alphabet or card_alphabet(card), skip, int(entry["units"]))
+
+
+def _duplicate_ids(dataset_dir: Path, level: str, split: str) -> Iterator[str]:
+    path = dataset_dir / "duplicates.jsonl"
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as stream:
+        for raw in stream:
+            row = json.loads(raw)
+            if row["level"] == level and row["split"] == split:
+                yield row["id"]
+
+
+def _record_source(encoded: EncodedLines) -> Any:
+    """``(path, label, index)`` elements of a list of records."""
+    import tensorflow as tf
+
+    paths = [r.image for r in encoded.records]
+    ragged = tf.ragged.constant(encoded.labels, dtype=tf.int32, ragged_rank=1)
+    return tf.data.Dataset.from_tensor_slices((paths, ragged, np.arange(len(paths))))
+
+
+def _shard_source(lines: ShardLines, training: bool, seed: int) -> Any:
+    """``(png bytes, label, index)`` elements of TFRecord shards (parsed 256 at a time)."""
+    import tensorflow as tf
+
+    files = tf.data.Dataset.from_tensor_slices(tf.constant(list(lines.files), tf.string))
+    if training:
+        files = files.shuffle(max(len(lines.files), 1), seed=seed, reshuffle_each_iteration=True)
+    data = files.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(4, max(len(lines.files), 1)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=not training,
+    )
+    parse = _batch_parser(lines)
+    data = data.batch(256).map(parse, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    if training:
+        data = data.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
+    return data
+
+
+def _batch_parser(lines: ShardLines) -> Callable[[Any], tuple[Any, Any, Any]]:
+    """Parse serialised units ``(N,)``; keep those not skipped whose text fits the alphabet.
+
+    Returns ``(png bytes (n,), labels (n, None) ragged int32, zeros (n,) int64)``.
+    """
+    import tensorflow as tf
+
+    spec = {k: tf.io.FixedLenFeature([], tf.string) for k in ("id", "image", "text")}
+    keys = tf.constant(list(lines.alphabet.chars), tf.string)
+    chars = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(keys, tf.range(tf.size(keys), dtype=tf.int32)), -1
+    )
+    skip_ids = tf.constant(sorted(lines.skip_ids) or [""], tf.string)
+    skip = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(skip_ids, tf.ones_like(skip_ids, tf.int32)), 0
+    )
+
+    def parse(records: Any) -> tuple[Any, Any, Any]:
+        units = tf.io.parse_example(records, spec)
+        labels = tf.ragged.map_flat_values(
+            chars.lookup, tf.strings.unicode_split(units["text"], "UTF-8")
+        )
+        fits = tf.equal(tf.reduce_sum(tf.cast(labels < 0, tf.int32), axis=1), 0)
+        keep = tf.logical_and(fits, tf.equal(skip.lookup(units["id"]), 0))
+        images = tf.boolean_mask(units["image"], keep)
+        # No stable index here: augmentation noise is seeded by the call counter alone.
+        index = tf.zeros_like(images, tf.int64)
+        return images, tf.ragged.boolean_mask(labels, keep), index
+
+    return parse
+
+
 def line_dataset(
-    encoded: EncodedLines,
+    encoded: EncodedLines | ShardLines,
     height: int,
     batch_size: int,
     *,
@@ -135,8 +315,9 @@ def line_dataset(
 
     Parameters
     ----------
-    encoded : EncodedLines
-        Records and labels (see :func:`encode_records`).
+    encoded : EncodedLines or ShardLines
+        Records and labels (see :func:`encode_records`), or the units of a built
+        dataset (see :func:`shard_lines`).
     height : int
         Model input height.
     batch_size : int
@@ -152,25 +333,28 @@ def line_dataset(
     -------
     tf.data.Dataset
         Elements ``(images (B, H, W, 1) float32 ink, widths (B,) int32, labels (B, L)
-        int32 padded with -1)``. Unreadable images and lines too narrow for their label
-        (fewer frames than characters plus repeated pairs, which CTC cannot align) are
-        skipped.
+        int32 padded with -1)``. Unreadable images, empty labels, and lines too narrow
+        for their label (fewer frames than characters plus repeated pairs, which CTC
+        cannot align) are skipped.
     """
     import tensorflow as tf
 
-    paths = [r.image for r in encoded.records]
-    ragged = tf.ragged.constant(encoded.labels, dtype=tf.int32, ragged_rank=1)
-    data = tf.data.Dataset.from_tensor_slices((paths, ragged, np.arange(len(paths))))
+    if isinstance(encoded, ShardLines):
+        data, read = _shard_source(encoded, training, seed), _read_png
+    else:
+        data, read = _record_source(encoded), _read_path
+        if training:
+            data = data.shuffle(len(encoded.records), seed=seed, reshuffle_each_iteration=True)
     if training:
-        data = data.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True).repeat()
+        data = data.repeat()
     counter = iter(range(1 << 62))
 
-    def load(path: Any, index: Any) -> np.ndarray:
+    def load(payload: Any, index: Any) -> np.ndarray:
         noise_seed = seed * 1_000_003 + int(index) * 7919 + (next(counter) if training else 0)
-        return _prepared(path.decode(), height, augment if training else None, noise_seed)
+        return _prepared(read(payload), height, augment if training else None, noise_seed)
 
-    def decode(path: Any, label: Any, index: Any) -> tuple[Any, Any, Any]:
-        image = tf.numpy_function(load, [path, index], tf.float32, stateful=training)
+    def decode(payload: Any, label: Any, index: Any) -> tuple[Any, Any, Any]:
+        image = tf.numpy_function(load, [payload, index], tf.float32, stateful=training)
         image = tf.reshape(image, (height, -1, 1))
         return image, tf.shape(image)[1], label
 
@@ -179,7 +363,8 @@ def line_dataset(
     def usable(image: Any, width: Any, label: Any) -> Any:
         # CTC needs a frame per character plus a blank between repeated characters.
         repeats = tf.reduce_sum(tf.cast(label[1:] == label[:-1], tf.int32))
-        return tf.logical_and(width > 0, frame_count(width) >= tf.shape(label)[0] + repeats)
+        fits = frame_count(width) >= tf.shape(label)[0] + repeats
+        return tf.logical_and(tf.logical_and(width > 0, tf.size(label) > 0), fits)
 
     data = data.filter(usable)
     bucket = tf.data.experimental.bucket_by_sequence_length(
@@ -197,3 +382,93 @@ def line_dataset(
 def frames_for(widths: np.ndarray) -> np.ndarray:
     """Frame counts ``(B,)`` of a batch of input widths ``(B,)`` (see :func:`frame_count`)."""
     return np.asarray(frame_count(np.asarray(widths)), np.int32)
+
+
+# ------------------------------------------------------------------ numpy readers
+
+
+@dataclass(frozen=True, eq=False)
+class UnitImage:
+    """A unit read back from a built dataset: id, uint8 ``(H, W)`` image and text."""
+
+    id: str
+    image: np.ndarray
+    text: str
+
+
+def iter_units(dataset_dir: str | Path, split: str, level: str = "line") -> Iterator[UnitImage]:
+    """Yield the units of one level and split of a built dataset, decoded, in shard order.
+
+    No TensorFlow is imported. Duplicates removed at build time are skipped.
+
+    Parameters
+    ----------
+    dataset_dir : str or Path
+        Folder made by :func:`medocr.dataset.build.build_dataset`.
+    split : str
+        Split name.
+    level : str
+        Unit level (``certificate``, ``field``, ``line``, ``word``, ``char``).
+
+    Yields
+    ------
+    UnitImage
+
+    Raises
+    ------
+    MedocrError
+        Not a built dataset, or a corrupt shard.
+    """
+    card = load_card(dataset_dir)
+    folder = Path(dataset_dir)
+    skip = set(_duplicate_ids(folder, level, split))
+    entry = card["shards"].get(level, {}).get(split, {"files": []})
+    for name in entry["files"]:
+        for record in read_records(folder / name):
+            example = decode_example(record)
+            uid = _feature(example, "id").decode("utf-8")
+            if uid in skip:
+                continue
+            png = np.frombuffer(_feature(example, "image"), np.uint8)
+            image = cv2.imdecode(png, cv2.IMREAD_GRAYSCALE)
+            if image is None:
+                raise MedocrError(f"{folder / name}: unit {uid}: undecodable PNG")
+            yield UnitImage(uid, image, _feature(example, "text").decode("utf-8"))
+
+
+def _feature(example: dict[str, list[bytes] | list[int]], name: str) -> bytes:
+    values = example.get(name) or [0]
+    if not isinstance(values[0], bytes):
+        raise ValueError(f"unit record without a {name!r} bytes feature")
+    return values[0]
+
+
+def char_arrays(
+    dataset_dir: str | Path, split: str, size: int = CHAR_SIZE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the labelled character units of a split as arrays for scikit-learn / LightGBM.
+
+    Parameters
+    ----------
+    dataset_dir : str or Path
+        A built dataset.
+    split : str
+        Split name.
+    size : int
+        Side of the square each character is fitted into (:func:`char_array`).
+
+    Returns
+    -------
+    X : numpy.ndarray
+        uint8 ``(N, size, size)``, dark ink on light paper.
+    y : numpy.ndarray
+        ``(N,)`` str labels (one character each). Character units without a label
+        (segmented but not aligned with the text) are left out.
+    """
+    images, labels = [], []
+    for unit in iter_units(dataset_dir, split, "char"):
+        if len(unit.text) == 1:
+            images.append(char_array(unit.image, size))
+            labels.append(unit.text)
+    X = np.stack(images) if images else np.zeros((0, size, size), np.uint8)  # noqa: N806
+    return X, np.array(labels, dtype="<U1")

@@ -1,0 +1,231 @@
+"""Building one work item: its units go to TFRecord shards and a JSONL manifest part.
+
+Files of item ``item-000042`` (under the dataset folder)::
+
+    shards/{level}/{split}/item-000042-00.tfrecord   # one Example per unit; a new part
+                                                     # (-01, -02...) past max_shard_bytes
+    items/item-000042.jsonl                          # one manifest row per unit
+    items/item-000042.json                           # done marker, written last
+
+Every file is written under a temporary name and renamed when complete; the marker
+lists the item's files, its unit counts and its per-input errors. An item is finished
+when its marker matches its spec and all the files it lists exist, so a rerun skips it;
+nothing of a finished item is ever rewritten.
+
+Example features: ``id``, ``image`` (PNG bytes), ``text`` (UTF-8), ``level``, ``split``
+(bytes) and ``width``, ``height`` (int64).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from medocr.dataset.sources import WorkItem, input_units, item_inputs
+from medocr.dataset.splits import SplitPlan
+from medocr.dataset.tfrecord import encode_example, frame
+from medocr.dataset.units import BadInput, Unit, encode_png, image_hash
+
+MARKER_SCHEMA = "medocr-dataset-item/1"
+DEFAULT_SHARD_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """What every work item needs to know (sent to each worker).
+
+    Parameters
+    ----------
+    out_dir : str
+        Dataset folder (shared storage when workers run on other machines).
+    splits : SplitPlan
+        Document -> split assignment.
+    levels : tuple of str
+        Levels to emit.
+    max_shard_bytes : int
+        A shard file is closed and a new part opened once it exceeds this size.
+    """
+
+    out_dir: str
+    splits: SplitPlan
+    levels: tuple[str, ...]
+    max_shard_bytes: int = DEFAULT_SHARD_BYTES
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder."""
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def marker_path(out: Path, item: WorkItem) -> Path:
+    """Path of an item's done marker."""
+    return out / "items" / f"{item.key}.json"
+
+
+def read_marker(out: Path, item: WorkItem) -> dict[str, Any] | None:
+    """Return the item's done marker when the item is finished, else None."""
+    try:
+        marker = json.loads(marker_path(out, item).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if marker.get("schema") != MARKER_SCHEMA or marker.get("spec") != item.to_dict():
+        return None
+    files = [*marker.get("files", []), f"items/{item.key}.jsonl"]
+    return marker if all((out / f).is_file() for f in files) else None
+
+
+@dataclass
+class _Open:
+    stream: BinaryIO
+    name: str  # relative to the dataset folder
+    size: int = 0
+
+
+class _Shards:
+    """The open shard files of one item, one per (level, split), rolled at a size."""
+
+    def __init__(self, out: Path, key: str, max_bytes: int) -> None:
+        self.out, self.key, self.max_bytes = out, key, max_bytes
+        self.open: dict[tuple[str, str], _Open] = {}
+        self.files: list[str] = []
+
+    def write(self, level: str, split: str, record: bytes) -> str:
+        """Append a record; return the shard's path relative to the dataset folder."""
+        slot = (level, split)
+        if slot in self.open and self.open[slot].size > self.max_bytes:
+            self._close(self.open.pop(slot))
+        if slot not in self.open:
+            folder = f"shards/{level}/{split}"
+            part = sum(f.startswith(folder + "/") for f in self.files)
+            name = f"{folder}/{self.key}-{part:02d}.tfrecord"
+            (self.out / folder).mkdir(parents=True, exist_ok=True)
+            stream = open(self._tmp(name), "wb")  # noqa: SIM115 - closed by close()/abort()
+            self.open[slot] = _Open(stream, name)
+            self.files.append(name)
+        shard = self.open[slot]
+        data = frame(record)
+        shard.stream.write(data)
+        shard.size += len(data)
+        return shard.name
+
+    def _tmp(self, name: str) -> Path:
+        return self.out / f"{name}.tmp"
+
+    def _close(self, shard: _Open) -> None:
+        shard.stream.close()
+        os.replace(self._tmp(shard.name), self.out / shard.name)
+
+    def close(self) -> None:
+        """Close and publish every open shard."""
+        for shard in self.open.values():
+            self._close(shard)
+        self.open.clear()
+
+    def abort(self) -> None:
+        """Close and delete the unfinished shards."""
+        for shard in self.open.values():
+            shard.stream.close()
+            self._tmp(shard.name).unlink(missing_ok=True)
+        self.open.clear()
+
+
+def run_item(item: WorkItem, config: BuildConfig) -> dict[str, Any]:
+    """Build one work item (in a worker process); never raises.
+
+    Returns
+    -------
+    dict
+        ``{"index", "units", "errors"}``, or ``{"index", "failed": reason}`` when the
+        item could not be written at all (then it has no marker and a rerun retries it).
+    """
+    try:
+        return _build_item(item, config)
+    except Exception as exc:  # one item's failure must not stop the build
+        return {"index": item.index, "failed": f"{type(exc).__name__}: {exc}"}
+
+
+def _build_item(item: WorkItem, config: BuildConfig) -> dict[str, Any]:
+    out = Path(config.out_dir)
+    (out / "items").mkdir(parents=True, exist_ok=True)
+    shards = _Shards(out, item.key, config.max_shard_bytes)
+    rows_path = out / "items" / f"{item.key}.jsonl"
+    rows_tmp = rows_path.with_name(rows_path.name + ".tmp")
+    counts: Counter[str] = Counter()
+    errors: list[dict[str, Any]] = []
+    try:
+        with open(rows_tmp, "w", encoding="utf-8") as rows:
+            for ref, value in item_inputs(item):
+                for unit in _input_units(item, ref, value, config.levels, errors):
+                    row = _store(unit, item, config.splits, shards)
+                    rows.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    counts[unit.level] += 1
+        shards.close()
+        os.replace(rows_tmp, rows_path)
+    except BaseException:
+        shards.abort()
+        rows_tmp.unlink(missing_ok=True)
+        raise
+    marker = {
+        "schema": MARKER_SCHEMA,
+        "spec": item.to_dict(),
+        "units": dict(counts),
+        "errors": errors,
+        "files": shards.files,
+    }
+    write_atomic(marker_path(out, item), json.dumps(marker, ensure_ascii=False).encode())
+    return {"index": item.index, "units": sum(counts.values()), "errors": len(errors)}
+
+
+def _input_units(
+    item: WorkItem, ref: str, value: Any, levels: tuple[str, ...], errors: list[dict[str, Any]]
+) -> list[Unit]:
+    """Units of one input; a bad input becomes an entry of `errors` and no units."""
+    try:
+        return input_units(item, value, levels)
+    except BadInput as exc:
+        kind, reason = exc.kind, exc.reason
+    except Exception as exc:  # an unforeseen failure on one input must not stop the item
+        kind, reason = "unexpected", f"{type(exc).__name__}: {exc}"
+    errors.append(
+        {"item": item.index, "source": item.source, "ref": ref, "kind": kind, "reason": reason}
+    )
+    return []
+
+
+def _store(unit: Unit, item: WorkItem, splits: SplitPlan, shards: _Shards) -> dict[str, Any]:
+    """Write a unit to its shard and return its manifest row."""
+    split = splits.split_of(unit.document, item.source)
+    png = unit.png or encode_png(unit.image)
+    height, width = unit.image.shape
+    record = encode_example(
+        {
+            "id": unit.id,
+            "image": png,
+            "text": unit.text,
+            "level": unit.level,
+            "split": split,
+            "width": int(width),
+            "height": int(height),
+        }
+    )
+    shard = shards.write(unit.level, split, record)
+    return {
+        **unit.row(),
+        "split": split,
+        "sha256": image_hash(unit.image),
+        "bytes": len(png),
+        "shard": shard,
+        "item": item.index,
+    }
