@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,10 @@ class Trainer:
         self.val_sets = {s.name: read_line_set(s.val, s.name) for s in cfg.sources if s.val}
         texts = [r.text for ls in self.train_sets for r in ls.records]
         self.base = Recognizer.load(cfg.init) if cfg.init else None
+        if self.base is not None and self.base.config.height != cfg.height:
+            print(f"train: using the height of {cfg.init} ({self.base.config.height} px)",
+                  file=sys.stderr)
+            self.config = cfg = replace(cfg, height=self.base.config.height)
         self.alphabet = build_alphabet(
             texts, cfg.min_char_count, cfg.extra_chars, self.base.alphabet if self.base else None
         )
