@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from medocr.lexicon import tokenize
 from medocr.recognize.alphabet import Alphabet
 from medocr.types import CharSpan, FrameProbs, Hypothesis, WordHypothesis
 
@@ -163,25 +164,6 @@ def lse(a: float, b: float) -> float:
     if b == NEG_INF:
         return a
     return a + math.log1p(math.exp(b - a))
-
-
-def tokenize(text: str) -> list[str]:
-    """Split `text` into words: maximal runs of letters (``str.isalpha``).
-
-    The same rule as ``medocr.lexicon.tokenize``: digits, spaces, apostrophes, hyphens
-    and punctuation are not part of words.
-
-    Parameters
-    ----------
-    text : str
-        Any text.
-
-    Returns
-    -------
-    list of str
-        The words, in order.
-    """
-    return ["".join(run) for alpha, run in groupby(text, str.isalpha) if alpha]
 
 
 def word_hypotheses(

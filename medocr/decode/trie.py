@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
@@ -27,6 +26,7 @@ from typing import Any, cast
 import numpy as np
 
 from medocr.decode._common import WordSource
+from medocr.lexicon import strip_accents
 from medocr.recognize.alphabet import Alphabet, normalize_text
 
 CACHE_SIZE = 4
@@ -34,27 +34,6 @@ CACHE_SIZE = 4
 
 MEMO_LIMIT = 50_000
 """Nodes whose children dict is memoised before the memo is cleared."""
-
-_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE"})
-
-
-def strip_accents(text: str) -> str:
-    """Return `text` without diacritics, ligatures spelt out (``œ`` -> ``oe``).
-
-    Parameters
-    ----------
-    text : str
-        Any text.
-
-    Returns
-    -------
-    str
-        NFC text without combining marks.
-    """
-    decomposed = unicodedata.normalize("NFD", text.translate(_LIGATURES))
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return unicodedata.normalize("NFC", bare)
-
 
 def default_non_word_chars(alphabet: Alphabet) -> frozenset[str]:
     """Return the alphabet characters that are not letters (digits, spaces, punctuation).
