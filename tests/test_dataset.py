@@ -246,6 +246,16 @@ def test_process_pool_and_dask_cluster_build_the_same_dataset(inputs, tmp_path):
         assert (tmp_path / "dask" / name).read_bytes() == local
 
 
+def _ctc_feasible(row, height):
+    """Whether the reader keeps a line: enough frames for its characters and repeats."""
+    from medocr.recognize.crnn import frame_count
+
+    width = max(4, round(row["width"] * height / row["height"]))
+    text = row["text"]
+    repeats = sum(a == b for a, b in zip(text, text[1:], strict=False))
+    return frame_count(width) >= len(text) + repeats
+
+
 def test_tf_data_reader_batches_a_built_split(built):
     out = built[0]
     rows = [r for r in _rows(out) if r["level"] == "line" and r["split"] == "train"]
@@ -257,7 +267,8 @@ def test_tf_data_reader_batches_a_built_split(built):
         assert images.shape[1:] == (32, int(widths.numpy().max()), 1)
         assert labels.dtype.name == "int32" and int(labels.numpy().min()) >= -1
         seen += images.shape[0]
-    assert seen == len(rows)
+    assert seen == sum(_ctc_feasible(r, 32) for r in rows)
+    assert seen >= len(rows) - 2
     train = line_dataset(lines, 32, 2, training=True, seed=1)
     images, _, _ = next(iter(train))
     assert images.shape[0] == 2

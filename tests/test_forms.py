@@ -52,10 +52,14 @@ def test_crops_are_rectified_and_map_back_to_the_page(certificates):
 
 
 def test_blank_fields_give_blank_crops(certificates):
-    cert = next(c for c in certificates if not c.truth["fields"][4]["text"])  # interval_1b
+    cert = next(
+        c
+        for c in certificates  # interval_1b empty, and no cause text running into it
+        if not c.truth["fields"][4]["text"] and not c.truth["writer"]["overflow"]
+    )
     crops = extract_fields(Page(cert.image, "cert.png"))
     inner = crops[4].image[30:-30, 30:-30]
-    assert inner.min() > np.percentile(cert.image, 50) - 60
+    assert (inner < np.percentile(cert.image, 50) - 60).mean() < 0.002  # fax specks at most
 
 
 def test_boxes_of_a_deskewed_page_are_in_original_pixels(certificates):
