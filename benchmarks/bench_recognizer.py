@@ -111,6 +111,8 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--card", action="store_true",
                         help="also rewrite the bundle's MODEL_CARD.md with these figures")
+    parser.add_argument("--version", default="0.1.0",
+                        help="with --card: the version recorded in the bundle (default 0.1.0)")
     args = parser.parse_args()
     from medocr.bundles import resolve
 
@@ -156,10 +158,10 @@ def main() -> None:
     if not args.no_record:
         record("recognizer", "CRNN recognizer (model card figures)", body)
     if args.card:
-        write_card(folder, recognizer, body)
+        write_card(folder, recognizer, body, args.version)
 
 
-def write_card(folder: Path, recognizer: Recognizer, figures: str) -> None:
+def write_card(folder: Path, recognizer: Recognizer, figures: str, version: str) -> None:
     """Write MODEL_CARD.md into the bundle and re-hash the bundle's files."""
     from medocr.bundles import write_meta
     from medocr.recognize.runtime import KIND
@@ -179,6 +181,7 @@ def write_card(folder: Path, recognizer: Recognizer, figures: str) -> None:
     (folder / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     keep = {k: v for k, v in meta.items()
             if k not in ("format_version", "kind", "files", "medocr_version")}
+    keep.update(name=folder.name, version=version)
     write_meta(folder, KIND, keep)
     print(f"wrote {folder / 'MODEL_CARD.md'} and re-hashed the bundle")
 
