@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,7 @@ class Recognizer:
     config: CRNNConfig
     meta: dict[str, Any]
     session: Any = None
+    _forward: Any = field(default=None, repr=False)  # traced once: one graph for all widths
 
     @property
     def ref(self) -> str:
@@ -162,7 +163,14 @@ class Recognizer:
         if self.session is not None:
             name = self.session.get_inputs()[0].name
             return self.session.run(None, {name: batch})[0]
-        return np.asarray(self.model(batch, training=False))
+        if self._forward is None:
+            import tensorflow as tf
+
+            spec = tf.TensorSpec([None, self.config.height, None, 1], tf.float32)
+            self._forward = tf.function(
+                lambda x: self.model(x, training=False), input_signature=[spec]
+            )
+        return np.asarray(self._forward(batch))
 
     def predict(self, images: Sequence[np.ndarray], *, batch_size: int = 64) -> list[FrameProbs]:
         """Recognise line images.
