@@ -18,8 +18,13 @@ import numpy as np
 
 import medocr
 
-COLOURS = {"field": (200, 80, 0), "line": (0, 160, 0), "word": (0, 140, 255),
-           "char": (0, 0, 220), "mark": (200, 0, 200)}
+COLOURS = {
+    "field": (200, 80, 0),
+    "line": (0, 160, 0),
+    "word": (0, 140, 255),
+    "char": (0, 0, 220),
+    "mark": (200, 0, 200),
+}
 
 
 def draw(truth_path: Path) -> np.ndarray:
@@ -45,8 +50,9 @@ def draw(truth_path: Path) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("truth", type=Path, help="a cert-NNNNNN.json written by medocr synth")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     args = parser.parse_args()
