@@ -35,11 +35,12 @@ from typing import Any
 
 from medocr._version import __version__
 from medocr.dataset.card import CARD_JSON, CARD_MD, CardStats, render_card
-from medocr.dataset.shards import BuildConfig, read_marker, run_item, write_atomic
+from medocr.dataset.shards import BuildConfig, read_marker, run_item
 from medocr.dataset.sources import Source, WorkItem, plan_items, source_documents
 from medocr.dataset.splits import DEFAULT_SPLITS, SplitPlan, check_splits
 from medocr.dataset.units import LEVELS
 from medocr.errors import MedocrError
+from medocr.fileio import write_atomic
 from medocr.recognize.alphabet import Alphabet
 
 SETTINGS = "build.json"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from medocr.dataset.sources import WorkItem, input_units, item_inputs
 from medocr.dataset.splits import SplitPlan
 from medocr.dataset.tfrecord import encode_example, frame
 from medocr.dataset.units import BadInput, Unit, encode_png, image_hash
+from medocr.fileio import write_atomic
 
 MARKER_SCHEMA = "medocr-dataset-item/1"
 DEFAULT_SHARD_BYTES = 64 << 20
@@ -55,18 +55,6 @@ class BuildConfig:
     splits: SplitPlan
     levels: tuple[str, ...]
     max_shard_bytes: int = DEFAULT_SHARD_BYTES
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder."""
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def marker_path(out: Path, item: WorkItem) -> Path:

@@ -8,9 +8,7 @@ records the settings; rerunning with the same settings skips finished certificat
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -21,6 +19,7 @@ from typing import Any
 
 from medocr._version import __version__
 from medocr.errors import MedocrError
+from medocr.fileio import write_atomic
 from medocr.synth.certificate import certificate_id, generate_certificate
 from medocr.synth.fonts import find_handwriting_fonts
 from medocr.synth.text import Vocabulary
@@ -148,18 +147,7 @@ def _check_manifest(out: Path, settings: dict[str, Any], overwrite: bool) -> Non
                 f"({', '.join(changed)} differ): choose another --out, or "
                 f"--overwrite to replace them"
             )
-    _write_atomic(path, json.dumps(settings, indent=1, ensure_ascii=False).encode())
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(settings, indent=1, ensure_ascii=False).encode())
 
 
 def encode_image(image: Any, image_format: str, dpi: int) -> bytes:
@@ -183,11 +171,11 @@ def write_certificate(
     """Generate certificate `index` and write its image, then its ground truth."""
     cert = generate_certificate(seed, index, template=template, image_suffix=f".{image_format}")
     stem = certificate_id(index)
-    _write_atomic(
+    write_atomic(
         out / f"{stem}.{image_format}", encode_image(cert.image, image_format, template.dpi)
     )
     truth = json.dumps(cert.truth, ensure_ascii=False, separators=(",", ":"))
-    _write_atomic(out / f"{stem}.json", truth.encode("utf-8"))
+    write_atomic(out / f"{stem}.json", truth.encode("utf-8"))
 
 
 def _one(
