@@ -115,7 +115,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"Ground truth: {out / (stem + '.json')}\n")
     print(_truth_table(truth))
     print(
-        "\n(no recognizer ships yet: this shows what the certificate says, from its ground truth)"
+        "\n(no reading pipeline yet: this shows what the certificate says, from its ground truth)"
     )
     return EXIT_OK
 
@@ -457,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="generate one certificate and print its fields",
         description="Generate one synthetic certificate and print its fields with their "
-        "ground truth (the README's main job until a recognizer ships).",
+        "ground truth (the README's main job until the reading pipeline lands).",
     )
     demo.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
     demo.add_argument("--seed", type=int, default=2026, help="seed (default 2026)")
