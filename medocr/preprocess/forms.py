@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from medocr.errors import TemplateError
+from medocr.geometry import box_corners, clip_box, transform_box, transform_points
 from medocr.templates import Template, TemplateField, load_template
 from medocr.templates.draw import render_form
 from medocr.types import Box, FieldCrop, Page
@@ -248,15 +249,7 @@ def crop_field(
 
 
 def _page_box(box: Box, matrix: np.ndarray, shape: tuple[int, ...]) -> Box:
-    corners = np.float64([[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]])
-    pts = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), matrix).reshape(-1, 2)
-    height, width = shape[:2]
-    return (
-        max(int(np.floor(pts[:, 0].min())), 0),
-        max(int(np.floor(pts[:, 1].min())), 0),
-        min(int(np.ceil(pts[:, 0].max())), width),
-        min(int(np.ceil(pts[:, 1].max())), height),
-    )
+    return clip_box(transform_box(matrix, box), shape[1], shape[0])
 
 
 def extract_fields(
@@ -310,8 +303,7 @@ def _original_shape(page: Page, to_original: np.ndarray) -> tuple[int, int]:
     if np.allclose(to_original, np.eye(3)):
         return page.shape
     height, width = page.shape
-    corners = np.float64([[0, 0], [width, 0], [width, height], [0, height]]).reshape(-1, 1, 2)
-    pts = cv2.perspectiveTransform(corners, to_original).reshape(-1, 2)
+    pts = transform_points(to_original, box_corners((0, 0, width, height)))
     return (int(np.ceil(pts[:, 1].max())), int(np.ceil(pts[:, 0].max())))
 
 
@@ -335,9 +327,7 @@ def draw_registration(page: Page, template: Template, registration: Registration
     )
     canvas[form < 128] = (0, 0, 230)
     for field in template.fields:
-        x0, y0, x1, y1 = field.box
-        corners = np.float64([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]).reshape(-1, 1, 2)
-        quad = cv2.perspectiveTransform(corners, registration.matrix).reshape(-1, 2)
+        quad = transform_points(registration.matrix, box_corners(field.box))
         cv2.polylines(canvas, [np.int32(np.round(quad))], True, (220, 90, 0), 2)
         anchor = (int(quad[0, 0]) + 4, int(quad[0, 1]) + 22)
         cv2.putText(canvas, field.name, anchor, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (220, 90, 0), 2)

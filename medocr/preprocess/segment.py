@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from medocr.geometry import clip_box, transform_box
 from medocr.preprocess.binarize import CROP_MARGIN, clean_field, components, run_lengths
 from medocr.types import Box, CharImage, FieldCrop, LineImage
 
@@ -173,14 +174,8 @@ def crop_box(box: Box, to_page: np.ndarray) -> Box:
 
 
 def _moved_box(box: Box, matrix: np.ndarray, clip: bool = True) -> Box:
-    x0, y0, x1, y1 = box
-    corners = np.float64([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]).reshape(-1, 1, 2)
-    pts = cv2.perspectiveTransform(corners, np.asarray(matrix, np.float64)).reshape(-1, 2)
-    low = np.floor(pts.min(axis=0) + 1e-6).astype(int)
-    high = np.ceil(pts.max(axis=0) - 1e-6).astype(int)
-    if clip:
-        low = np.maximum(low, 0)
-    return (int(low[0]), int(low[1]), int(high[0]), int(high[1]))
+    moved = transform_box(matrix, box, tolerance=1e-6)
+    return clip_box(moved) if clip else moved
 
 
 # ---------------------------------------------------------------- line measurements

@@ -14,6 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from medocr.geometry import transform_box
 from medocr.types import Box
 
 
@@ -132,42 +133,6 @@ def _fit_shift(
         else:
             shift.append(0.0)
     return shift[0], shift[1]
-
-
-def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Apply a homography to points.
-
-    Parameters
-    ----------
-    matrix : numpy.ndarray
-        ``(3, 3)``.
-    points : numpy.ndarray
-        ``(N, 2)`` x, y.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 ``(N, 2)``.
-    """
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 1, 2)
-    return cv2.perspectiveTransform(pts, matrix).reshape(-1, 2)
-
-
-def box_corners(box: Box) -> np.ndarray:
-    """Return the four corners ``(4, 2)`` of an exclusive box, clockwise from top-left."""
-    x0, y0, x1, y1 = box
-    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
-
-
-def transform_box(matrix: np.ndarray, box: Box) -> Box:
-    """Axis-aligned box (rounded outwards) that contains `box` moved by `matrix`."""
-    pts = transform_points(matrix, box_corners(box))
-    return (
-        int(np.floor(pts[:, 0].min())),
-        int(np.floor(pts[:, 1].min())),
-        int(np.ceil(pts[:, 0].max())),
-        int(np.ceil(pts[:, 1].max())),
-    )
 
 
 def warp(image: np.ndarray, matrix: np.ndarray, fill: int) -> np.ndarray:

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from medocr._version import __version__
+from medocr.geometry import box_corners, clip_box, transform_box, transform_points
 from medocr.synth import augment, render
 from medocr.synth.fonts import HandwritingFont, find_handwriting_fonts
 from medocr.synth.text import CauseText, Vocabulary, sample_cause_text
@@ -238,8 +239,7 @@ def _image_char_boxes(
     """Move a word's character boxes into the image, clipped; drop those scanned off the page."""
     chars = []
     for char in word:
-        x0, y0, x1, y1 = augment.transform_box(matrix, char.box)
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, size[0]), min(y1, size[1])
+        x0, y0, x1, y1 = clip_box(transform_box(matrix, char.box), *size)
         if x1 > x0 and y1 > y0:
             chars.append({"char": char.char, "box": [x0, y0, x1, y1]})
     return chars
@@ -271,11 +271,11 @@ def _field_truth(
                 }
             )
     text = "X" if drawn.checked else "\n".join(line["text"] for line in lines)
-    quad = augment.transform_points(matrix, augment.box_corners(spec.box))
+    quad = transform_points(matrix, box_corners(spec.box))
     truth: dict[str, Any] = {
         "name": spec.name,
         "kind": spec.kind,
-        "box": list(augment.transform_box(matrix, spec.box)),
+        "box": list(transform_box(matrix, spec.box)),
         "quad": [[round(x, 2), round(y, 2)] for x, y in quad],
         "text": text,
     }
@@ -284,7 +284,7 @@ def _field_truth(
     if spec.kind == "checkbox":
         truth["value"] = bool(drawn.checked)
         if drawn.mark_box is not None:
-            truth["mark_box"] = list(augment.transform_box(matrix, drawn.mark_box))
+            truth["mark_box"] = list(transform_box(matrix, drawn.mark_box))
     truth["lines"] = lines
     return truth
 
