@@ -35,6 +35,7 @@ CACHE_SIZE = 4
 MEMO_LIMIT = 50_000
 """Nodes whose children dict is memoised before the memo is cleared."""
 
+
 def default_non_word_chars(alphabet: Alphabet) -> frozenset[str]:
     """Return the alphabet characters that are not letters (digits, spaces, punctuation).
 

@@ -132,8 +132,10 @@ class Trainer:
         texts = [r.text for ls in self.train_sets for r in ls.records]
         self.base = Recognizer.load(cfg.init) if cfg.init else None
         if self.base is not None and self.base.config.height != cfg.height:
-            print(f"train: using the height of {cfg.init} ({self.base.config.height} px)",
-                  file=sys.stderr)
+            print(
+                f"train: using the height of {cfg.init} ({self.base.config.height} px)",
+                file=sys.stderr,
+            )
             self.config = cfg = replace(cfg, height=self.base.config.height)
         self.alphabet = build_alphabet(
             texts, cfg.min_char_count, cfg.extra_chars, self.base.alphabet if self.base else None
