@@ -4,6 +4,7 @@ The public API is loaded lazily (PEP 562) so that ``import medocr`` stays light:
 no TensorFlow, no OpenCV until a function that needs them is used.
 
 >>> import medocr
+>>> results = medocr.read("scan.tif")               # doctest: +SKIP
 >>> pages = medocr.read_pages("scan.tif")          # doctest: +SKIP
 >>> template = medocr.load_template()               # doctest: +SKIP
 """
@@ -16,6 +17,9 @@ from typing import Any
 from medocr._version import __version__
 
 _LAZY = {
+    "read": "medocr.pipeline",
+    "Pipeline": "medocr.pipeline",
+    "PipelineConfig": "medocr.config",
     "read_image": "medocr.io",
     "read_pages": "medocr.io",
     "load_template": "medocr.templates",
@@ -35,6 +39,7 @@ _LAZY = {
     "Hypothesis": "medocr.types",
     "FieldResult": "medocr.types",
     "CertificateResult": "medocr.types",
+    "LineResult": "medocr.types",
     "MedocrError": "medocr.errors",
     "InputError": "medocr.errors",
     "TemplateError": "medocr.errors",

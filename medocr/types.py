@@ -36,6 +36,13 @@ def _matrix(values: Any, what: str) -> np.ndarray:
     return matrix
 
 
+def _size(values: Any) -> tuple[int, int] | None:
+    if values is None:
+        return None
+    width, height = (int(v) for v in values)
+    return (width, height)
+
+
 def _box(values: Any) -> Box:
     x0, y0, x1, y1 = (int(v) for v in values)
     return (x0, y0, x1, y1)
@@ -347,6 +354,44 @@ class Hypothesis:
 
 
 @dataclass(frozen=True)
+class LineResult:
+    """One written line of a field: text, where it is, how sure.
+
+    Parameters
+    ----------
+    text : str
+        What medocr read on the line.
+    bbox : Box
+        The line's ink box in original-page pixels.
+    confidence : float
+        0..1 score of `text` (see :class:`FieldResult`).
+    words : tuple of tuple (str, Box)
+        Each word with its estimated box in original-page pixels (from the character
+        frame spans), for ALTO/PAGE exports.
+    """
+
+    text: str
+    bbox: Box
+    confidence: float
+    words: tuple[tuple[str, Box], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy."""
+        return {
+            "text": self.text,
+            "bbox": list(self.bbox),
+            "confidence": self.confidence,
+            "words": [{"text": t, "bbox": list(b)} for t, b in self.words],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LineResult:
+        """Inverse of :meth:`to_dict`."""
+        words = tuple((str(w["text"]), _box(w["bbox"])) for w in data.get("words", []))
+        return cls(str(data["text"]), _box(data["bbox"]), float(data["confidence"]), words)
+
+
+@dataclass(frozen=True)
 class FieldResult:
     """The reading of one field.
 
@@ -355,15 +400,26 @@ class FieldResult:
     name : str
         Field name from the template.
     text : str
-        What medocr read ("" for an empty field).
+        What medocr read ("" for an empty field; "X" for a ticked checkbox).
     confidence : float
-        Calibrated probability (0..1) that `text` is exactly right.
+        0..1 score that `text` is exactly right. Raw decoder posteriors unless the
+        pipeline was given a calibration; the field kind's threshold applies to it.
     route : str
         ``"accept"`` when `confidence` passes the field kind's threshold, else ``"review"``.
     hypothesis : Hypothesis or None
-        The decoder output behind `text`.
+        The decoder output behind `text` (lines joined by a space).
     error : str or None
         Set instead of raising when this field failed (non-strict reading).
+    kind : str
+        The field kind (one of ``FIELD_KINDS``), "" when unknown.
+    value : dict or None
+        The text normalised by the field kind's grammar: intervals
+        (:meth:`medocr.grammar.Duration.to_dict`), dates (``{"date": "YYYY-MM-DD"}``),
+        checkboxes (``{"checked": bool}``); None when the text does not parse.
+    bbox : Box or None
+        The field box in original-page pixels.
+    lines : tuple of LineResult
+        The written lines, top to bottom (empty for an empty field or a checkbox).
     """
 
     name: str
@@ -372,14 +428,22 @@ class FieldResult:
     route: Route
     hypothesis: Hypothesis | None = None
     error: str | None = None
+    kind: str = ""
+    value: dict[str, Any] | None = None
+    bbox: Box | None = None
+    lines: tuple[LineResult, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
         return {
             "name": self.name,
+            "kind": self.kind,
             "text": self.text,
             "confidence": self.confidence,
             "route": self.route,
+            "value": self.value,
+            "bbox": list(self.bbox) if self.bbox is not None else None,
+            "lines": [line.to_dict() for line in self.lines],
             "hypothesis": self.hypothesis.to_dict() if self.hypothesis else None,
             "error": self.error,
         }
@@ -388,6 +452,7 @@ class FieldResult:
     def from_dict(cls, data: dict[str, Any]) -> FieldResult:
         """Inverse of :meth:`to_dict`."""
         hyp = data.get("hypothesis")
+        bbox = data.get("bbox")
         return cls(
             data["name"],
             data["text"],
@@ -395,6 +460,10 @@ class FieldResult:
             data["route"],
             Hypothesis.from_dict(hyp) if hyp else None,
             data.get("error"),
+            str(data.get("kind", "")),
+            data.get("value"),
+            _box(bbox) if bbox is not None else None,
+            tuple(LineResult.from_dict(line) for line in data.get("lines", [])),
         )
 
 
@@ -416,6 +485,10 @@ class CertificateResult:
         Seconds per stage.
     steps : dict of str to str
         What ran: model id@version, lexicon name@version+sha, template, medocr version.
+    page_size : tuple of int or None
+        ``(width, height)`` of the original page in pixels.
+    registration_score : float or None
+        How well the template matched the page (0..1).
     """
 
     source: str
@@ -424,6 +497,15 @@ class CertificateResult:
     fields: tuple[FieldResult, ...]
     timings: dict[str, float] = field(default_factory=dict)
     steps: dict[str, str] = field(default_factory=dict)
+    page_size: tuple[int, int] | None = None
+    registration_score: float | None = None
+
+    def field(self, name: str) -> FieldResult:
+        """Return the result of the field called `name` (KeyError naming the fields)."""
+        for result in self.fields:
+            if result.name == name:
+                return result
+        raise KeyError(f"no field {name!r}; fields: {', '.join(f.name for f in self.fields)}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
@@ -434,6 +516,8 @@ class CertificateResult:
             "fields": [f.to_dict() for f in self.fields],
             "timings": dict(self.timings),
             "steps": dict(self.steps),
+            "page_size": list(self.page_size) if self.page_size else None,
+            "registration_score": self.registration_score,
         }
 
     @classmethod
@@ -446,6 +530,8 @@ class CertificateResult:
             tuple(FieldResult.from_dict(f) for f in data["fields"]),
             dict(data.get("timings", {})),
             dict(data.get("steps", {})),
+            _size(data.get("page_size")),
+            data.get("registration_score"),
         )
 
     def to_json(self, indent: int | None = 2) -> str:
