@@ -88,17 +88,143 @@ def _cmd_train_recognizer(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    source = Path(args.source)
+    if source.is_dir():
+        return _export_bundle(source)
+    return _export_results(source, args.format, args.out)
+
+
+def _export_bundle(bundle: Path) -> int:
     from medocr.recognize.export import export_onnx
 
-    report = export_onnx(args.bundle)
+    report = export_onnx(bundle)
     print(
-        f"export: {args.bundle}/model.onnx ({report['onnx_bytes'] / 1e6:.1f} MB), max "
+        f"export: {bundle}/model.onnx ({report['onnx_bytes'] / 1e6:.1f} MB), max "
         f"difference from TensorFlow {report['max_abs_diff']:.1e}"
     )
     return EXIT_OK
 
 
+def _export_results(db_path: Path, fmt: str | None, out: str | None) -> int:
+    from medocr.batch import load_failures, load_results
+    from medocr.exports import export_results
+    from medocr.fileio import write_atomic
+
+    if fmt is None or out is None:
+        raise MedocrError(f"{db_path}: exporting a results database needs --format and --out")
+    try:
+        results = load_results(db_path)
+        failures = load_failures(db_path)
+    except ValueError as exc:
+        raise MedocrError(str(exc)) from exc
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = export_results(results, fmt)
+    for name, text in files.items():
+        write_atomic(folder / name, text.encode("utf-8"))
+    if failures:
+        lines = "path\terror\n" + "".join(
+            f"{p}\t{e.splitlines()[0] if e else ''}\n" for p, e in failures
+        )
+        write_atomic(folder / "failed.tsv", lines.encode("utf-8"))
+    print(
+        f"export: {len(results)} pages as {fmt} -> {folder} ({len(files)} files"
+        + (f", {len(failures)} failed inputs listed in failed.tsv)" if failures else ")")
+    )
+    return EXIT_OK
+
+
+def _pipeline_config(args: argparse.Namespace) -> Any:
+    from medocr.config import PipelineConfig
+
+    try:
+        config = PipelineConfig.from_file(args.config) if args.config else PipelineConfig()
+        options = {"cause_decoder": args.decoder, "model": args.model}
+        return config.with_options(**{k: v for k, v in options.items() if v is not None})
+    except ValueError as exc:
+        raise MedocrError(str(exc)) from exc
+
+
+def _cmd_read(args: argparse.Namespace) -> int:
+    from medocr.exports import export_results
+    from medocr.fileio import write_atomic
+    from medocr.pipeline import Pipeline
+
+    pipeline = Pipeline(_pipeline_config(args))
+    results, failed = [], 0
+    for path in args.files:
+        try:
+            pages = pipeline.read(path)
+        except MedocrError as exc:
+            print(f"medocr: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        results.extend(pages)
+        if args.format is None:
+            for page in pages:
+                print(_result_table(page))
+    if args.json:
+        write_atomic(Path(args.json), export_results(results, "json")["results.json"].encode())
+    if args.format is not None:
+        files = export_results(results, args.format)
+        if args.out:
+            folder = Path(args.out)
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, text in files.items():
+                write_atomic(folder / name, text.encode("utf-8"))
+        else:
+            sys.stdout.write("".join(files.values()))
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _result_table(result: Any) -> str:
+    head = (
+        f"{result.source} page {result.page_index}: template {result.template_id}, "
+        f"registration {result.registration_score:.2f}, model {result.steps.get('model')}, "
+        f"{sum(result.timings.values()):.2f} s"
+    )
+    rows = [("field", "kind", "conf", "route", "text")]
+    for field in result.fields:
+        text = field.text if field.error is None else f"(error: {field.error})"
+        if field.value and field.kind in ("interval", "date"):
+            value = {k: v for k, v in field.value.items() if k != "days"}
+            text += "  " + json.dumps(value, ensure_ascii=False)
+        rows.append((field.name, field.kind, f"{field.confidence:.2f}", field.route, text))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [
+        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:<{widths[3]}}  "
+        f"{r[4]}"
+        for r in rows
+    ]
+    lines.insert(1, "-" * max(len(line) for line in lines[:1]))
+    accepted = sum(f.route == "accept" for f in result.fields)
+    return "\n".join([head, *lines, f"{accepted}/{len(result.fields)} fields accepted", ""])
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from medocr.batch import progress_printer, run_batch
+
+    try:
+        summary = run_batch(
+            args.input_dir,
+            args.out,
+            config=_pipeline_config(args),
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=None if args.quiet else progress_printer(),
+        )
+    except ValueError as exc:
+        raise MedocrError(str(exc)) from exc
+    print(
+        f"batch: {summary.total} files, {summary.skipped} already done, {summary.done} read "
+        f"({summary.pages} pages), {summary.failed} failed, in {summary.seconds:.1f} s "
+        f"-> {args.out}"
+    )
+    return EXIT_SOME_FAILED if summary.failed else EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from medocr.pipeline import Pipeline
     from medocr.synth.runner import write_certificate
     from medocr.templates import load_template
 
@@ -110,25 +236,33 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     truth = json.loads((out / f"{stem}.json").read_text(encoding="utf-8"))
     print(
         f"Generated {out / (stem + '.png')} (template {template.ref}, seed {args.seed}, "
-        f"font {truth['writer']['font']}, rotation {truth['scan']['rotation_deg']:+.1f} deg)"
+        f"font {truth['writer']['font']}, rotation {truth['scan']['rotation_deg']:+.1f} deg)\n"
     )
-    print(f"Ground truth: {out / (stem + '.json')}\n")
-    print(_truth_table(truth))
-    print(
-        "\n(no reading pipeline yet: this shows what the certificate says, from its ground truth)"
-    )
+    result = Pipeline(template=args.template).read(out / f"{stem}.png")[0]
+    print(_demo_table(result, truth))
+    (out / f"{stem}.result.json").write_text(result.to_json(), encoding="utf-8")
+    print(f"\nFull result (confidences, alternatives, boxes): {out / (stem + '.result.json')}")
     return EXIT_OK
 
 
-def _truth_table(truth: dict) -> str:
-    rows = [("field", "kind", "box (image px)", "ground truth")]
+def _demo_table(result: Any, truth: dict) -> str:
+    """Read fields beside the certificate's ground truth."""
+    expected = {}
     for field in truth["fields"]:
-        text = field["text"].replace("\n", " / ")
-        if field["kind"] == "checkbox":
-            text = "[x]" if field["value"] else "[ ]"
-        rows.append((field["name"], field["kind"], ",".join(map(str, field["box"])), text))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows]
+        text = field["text"].replace("\n", " ")
+        expected[field["name"]] = ("X" if field["value"] else "") if "value" in field else text
+    rows = [("field", "conf", "route", "read", "ground truth")]
+    for field in result.fields:
+        text = field.text if field.error is None else f"(error: {field.error})"
+        rows.append(
+            (field.name, f"{field.confidence:.2f}", field.route, text, expected.get(field.name, ""))
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [
+        f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:<{widths[3]}}  "
+        f"{r[4]}"
+        for r in rows
+    ]
     lines.insert(1, "-" * max(len(line) for line in lines))
     return "\n".join(lines)
 
@@ -327,6 +461,18 @@ def _dataset_alphabet(path: str | None) -> Any:
     return Alphabet.from_texts(text.splitlines())
 
 
+def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", help="pipeline configuration file (JSON or YAML; see medocr.PipelineConfig)"
+    )
+    parser.add_argument(
+        "--decoder",
+        choices=("wordbeam", "beam", "greedy"),
+        help="cause decoder (default wordbeam: lexicon word beam search with bigrams)",
+    )
+    parser.add_argument("--model", help="recognizer bundle name or folder (default fr-crnn-small)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``medocr`` command."""
     parser = argparse.ArgumentParser(
@@ -439,25 +585,71 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser(
         "export",
-        help="add an ONNX copy of a recognizer bundle (runs without TensorFlow)",
-        description="Convert the bundle's Keras model to ONNX with tf2onnx (opset 17), check it "
-        "against TensorFlow (max difference 1e-4) and add it to the bundle; the "
-        "runtime then uses ONNX Runtime.",
+        help="export a results database (csv, jsonl, alto, page) or a bundle to ONNX",
+        description="With a results database from `medocr batch`: write its pages as CSV "
+        "(one row per field), JSON lines, ALTO v4 or PAGE XML (one file per page) into --out; "
+        "failed inputs are listed in failed.tsv. With a recognizer bundle folder: convert its "
+        "Keras model to ONNX with tf2onnx (opset 17), check it against TensorFlow (max "
+        "difference 1e-4) and add it to the bundle; the runtime then uses ONNX Runtime.",
     )
-    export.add_argument("bundle", help="recognizer bundle folder")
+    export.add_argument("source", help="results database (RESULTS.db) or recognizer bundle folder")
+    export.add_argument(
+        "--format", choices=("csv", "jsonl", "json", "alto", "page"), help="results export format"
+    )
+    export.add_argument("--out", help="output folder for a results export")
     export.add_argument(
         "--onnx",
         action="store_true",
         default=True,
-        help="export to ONNX (the only format; kept for clarity)",
+        help="bundle export to ONNX (the only bundle format; kept for clarity)",
     )
     export.set_defaults(func=_cmd_export)
 
+    read = sub.add_parser(
+        "read",
+        help="read certificates and print their fields",
+        description="Read certificate images with the shipped model, lexicon and template "
+        "(offline) and print, per page, each field's text, confidence and route (accept or "
+        "review). Intervals and dates also show their normalised value.",
+    )
+    read.add_argument("files", nargs="+", help="certificate images (PNG, JPEG, TIFF...)")
+    _add_pipeline_options(read)
+    read.add_argument("--json", help="also write all results as JSON to this file")
+    read.add_argument(
+        "--format",
+        choices=("json", "jsonl", "csv", "alto", "page"),
+        help="print results in this format instead of the table (or write them into --out)",
+    )
+    read.add_argument("--out", help="folder for --format output (one file per page for XML)")
+    read.set_defaults(func=_cmd_read)
+
+    batch = sub.add_parser(
+        "batch",
+        help="read a folder of scans into a resumable SQLite results database",
+        description="Read every file under INPUT_DIR (recursively, sorted) into the SQLite "
+        "database --out: one row per file, page and field, with model, lexicon and template "
+        "versions. A rerun skips the files already done and retries failed ones; each file "
+        "is recorded in one transaction, so an interrupted run loses nothing finished. Inputs "
+        "are never modified. Exit status 1 when any file failed (its error is recorded).",
+    )
+    batch.add_argument("input_dir", help="folder of scans")
+    batch.add_argument("--out", required=True, help="results database (e.g. RESULTS.db)")
+    batch.add_argument(
+        "--workers", type=int, default=1, help="local worker processes (default 1: in process)"
+    )
+    batch.add_argument(
+        "--scheduler", help="Dask scheduler address (tcp://host:8786): read on its workers"
+    )
+    batch.add_argument("--quiet", action="store_true", help="no progress line")
+    _add_pipeline_options(batch)
+    batch.set_defaults(func=_cmd_batch)
+
     demo = sub.add_parser(
         "demo",
-        help="generate one certificate and print its fields",
-        description="Generate one synthetic certificate and print its fields with their "
-        "ground truth (the README's main job until the reading pipeline lands).",
+        help="generate one certificate, read it with the shipped model, compare with the truth",
+        description="Generate one synthetic certificate, read it with the default pipeline "
+        "(shipped recognizer, lexicon and template, offline) and print each field's reading, "
+        "confidence and route beside the ground truth.",
     )
     demo.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
     demo.add_argument("--seed", type=int, default=2026, help="seed (default 2026)")
