@@ -11,6 +11,7 @@ demo: install
 
 ## test: install everything, then lint and run the whole test suite
 test: install
+	PYTHON=$(BIN)/python bash scripts/fetch-schemas.sh
 	$(BIN)/ruff check medocr tests benchmarks examples
 	$(BIN)/pytest
 

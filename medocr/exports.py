@@ -225,7 +225,14 @@ def export_results(results: Sequence[CertificateResult], fmt: str) -> dict[str, 
         return {"results.csv": to_csv(results)}
     if fmt in ("alto", "page"):
         render = to_alto if fmt == "alto" else to_page_xml
-        return {_page_file_name(r, fmt): render(r) for r in results}
+        files: dict[str, str] = {}
+        for result in results:
+            name = _page_file_name(result, fmt)
+            stem, count = name[: -len(f".{fmt}.xml")], 2
+            while name in files:  # same file name in different folders
+                name, count = f"{stem}-{count}.{fmt}.xml", count + 1
+            files[name] = render(result)
+        return files
     raise ValueError(f"unknown export format {fmt!r}; formats: {', '.join(FORMATS)}")
 
 

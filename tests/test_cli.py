@@ -21,7 +21,7 @@ def test_version():
 
 def test_help_lists_the_commands():
     out = run_cli("--help")
-    for command in ("synth", "demo", "template", "inspect"):
+    for command in ("synth", "demo", "template", "inspect", "read", "batch", "export"):
         assert command in out.stdout
     synth_help = run_cli("synth", "--help").stdout
     assert "--count" in synth_help and "same bytes" in synth_help
@@ -48,13 +48,17 @@ def test_synth_refuses_a_folder_made_with_other_settings(tmp_path, capsys):
     assert "holds certificates made with other settings (seed differ)" in capsys.readouterr().err
 
 
-def test_demo_prints_fields_and_truth(tmp_path, capsys):
+@pytest.mark.tf
+def test_demo_reads_the_certificate_beside_its_truth(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--seed", "4"]) == 0
     out = capsys.readouterr().out
     assert "cause_1a" in out and "interval_1a" in out and "autopsy_yes" in out
+    assert "route" in out and "ground truth" in out
     truth = json.loads((tmp_path / "cert-000000.json").read_text(encoding="utf-8"))
     cause = truth["fields"][1]
-    assert cause["name"] == "cause_1a" and cause["text"].replace("\n", " / ") in out
+    assert cause["name"] == "cause_1a" and cause["text"].replace("\n", " ") in out
+    result = json.loads((tmp_path / "cert-000000.result.json").read_text(encoding="utf-8"))
+    assert [f["name"] for f in result["fields"]] == [f["name"] for f in truth["fields"]]
 
 
 def test_template_commands(tmp_path, capsys):
