@@ -181,19 +181,8 @@ class Pipeline:
         medocr.errors.TemplateError
             The page does not show the template (no field can be read).
         """
-        from medocr.preprocess.deskew import deskew
-        from medocr.preprocess.forms import extract_fields, register
-
         timings = dict.fromkeys(STAGES, 0.0)
-        with _timed(timings, "deskew"):
-            upright = deskew(page) if self.config.deskew else page
-        with _timed(timings, "registration"):
-            registration = register(
-                upright, self.template, min_score=self.config.min_registration_score
-            )
-            crops = extract_fields(upright, self.template, registration=registration)
-        with _timed(timings, "segmentation"):
-            fields = [self._segment(crop) for crop in crops]
+        registration, fields = self._cut(page, timings)
         with _timed(timings, "recognition"):
             self._recognize(fields)
         with _timed(timings, "decoding"):
@@ -209,7 +198,50 @@ class Pipeline:
             registration_score=round(float(registration.score), 4),
         )
 
+    def field_lines(self, page: Page) -> list[tuple[FieldCrop, list[np.ndarray]]]:
+        """Cut every field of a page into the line images the recognizer would see.
+
+        Parameters
+        ----------
+        page : Page
+            A scanned certificate.
+
+        Returns
+        -------
+        list of (FieldCrop, list of numpy.ndarray)
+            In template order: each field's crop and its uint8 ``(h, w)`` lines, framed
+            with paper (:func:`frame_line`); ``[]`` for checkboxes and empty fields. This
+            is how training lines are cut from annotated certificates
+            (``medocr dataset field-lines``), so that training sees what reading sees.
+
+        Raises
+        ------
+        medocr.errors.TemplateError
+            The page does not show the template.
+        """
+        _, fields = self._cut(page, dict.fromkeys(STAGES, 0.0))
+        pad_x, pad_y = self.config.line_padding
+        return [
+            (item.crop, [frame_line(line.image, pad_x, pad_y) for line in item.lines])
+            for item in fields
+        ]
+
     # --- stages -------------------------------------------------------------------------------
+
+    def _cut(self, page: Page, timings: dict[str, float]) -> tuple[Any, list[_Field]]:
+        from medocr.preprocess.deskew import deskew
+        from medocr.preprocess.forms import extract_fields, register
+
+        with _timed(timings, "deskew"):
+            upright = deskew(page) if self.config.deskew else page
+        with _timed(timings, "registration"):
+            registration = register(
+                upright, self.template, min_score=self.config.min_registration_score
+            )
+            crops = extract_fields(upright, self.template, registration=registration)
+        with _timed(timings, "segmentation"):
+            fields = [self._segment(crop) for crop in crops]
+        return registration, fields
 
     def _segment(self, crop: FieldCrop) -> _Field:
         from medocr.preprocess.binarize import clean_field

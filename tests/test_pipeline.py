@@ -192,3 +192,36 @@ def test_reading_opens_no_socket_and_logs_no_text(pipeline, certificate_dir, mon
 def test_module_level_read_uses_the_default_pipeline(certificate_dir):
     result = medocr.read(certificate_dir / "cert-000002.png", cause_decoder="greedy")[0]
     assert result.steps["cause_decoder"] == "greedy" and len(result.fields) == 14
+
+
+# --- training lines cut like reading ---------------------------------------------------------
+
+
+def test_field_lines_match_the_truth_and_read_back(certificate_dir, certificate_truths, tmp_path):
+    from medocr.cli import main
+    from medocr.dataset.readers import read_line_set
+
+    out = tmp_path / "lines"
+    assert main(["dataset", "field-lines", str(certificate_dir), "--out", str(out), "--quiet"]) == 0
+    rows = [json.loads(line) for line in (out / "lines.jsonl").read_text("utf-8").splitlines()]
+    assert len(rows) >= 6
+    for row in rows:
+        truth = certificate_truths[int(row["document"].split("-")[1])][row["field"]]
+        assert row["text"] in truth and (out / row["image"]).exists()
+    records = read_line_set(out / "lines.jsonl")
+    assert len(records.records) == len(rows)
+
+
+def test_field_lines_are_what_reading_sees(certificate_dir):
+    from medocr.io import read_image
+
+    pipeline = Pipeline()
+    cut = pipeline.field_lines(read_image(certificate_dir / "cert-000000.png"))
+    assert [crop.name for crop, _ in cut] == [f.name for f in pipeline.template.fields]
+    for crop, lines in cut:
+        if crop.kind == "checkbox":
+            assert lines == []
+        for line in lines:
+            assert line.dtype == np.uint8 and line.ndim == 2
+            top = round(0.3 * (line.shape[0] / 1.6))  # framed: paper above the ink
+            assert line[: max(1, top - 1)].min() >= np.percentile(line, 90) - 1
