@@ -223,6 +223,74 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if summary.failed else EXIT_OK
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from medocr.evaluate.fields import field_report
+    from medocr.evaluate.report import write_report
+    from medocr.pipeline import Pipeline
+
+    config = _pipeline_config(args)
+    if args.fit_calibration:
+        config = config.with_options(calibrate=False)  # fit on raw confidences
+    pipeline = Pipeline(config)
+    run = _evaluation_run(Path(args.data), pipeline, args.limit)
+    options = {"ignore_case": args.ignore_case, "ignore_accents": args.ignore_accents}
+    metrics = field_report(run.outcomes, **options)
+    per_unit = "lines" if Path(args.data).suffix == ".jsonl" else "certificates"
+    metrics["run"] = {
+        "data": str(args.data),
+        per_unit: run.units,
+        "failed": len(run.errors),
+        f"{per_unit}_per_s": round(run.units / run.seconds, 3) if run.seconds else None,
+        **{k: v for k, v in pipeline.steps.items()},
+        **{f"ms_{k}": round(1000 * v / max(1, run.units), 1) for k, v in run.stages.items()},
+    }
+    metrics["errors"] = run.errors
+    report = write_report(args.out, args.title, metrics, run, training=args.training)
+    overall = metrics["overall"]
+    print(
+        f"evaluate: {run.units} {per_unit}, {overall['fields']} fields: CER {overall['cer']:.1%}, "
+        f"WER {overall['wer']:.1%}, exact {overall['exact']:.1%}, automation at 1% error "
+        f"{overall['automation']['0.01']['share']:.1%} -> {report}"
+    )
+    for error in run.errors:
+        print(f"error: {error}", file=sys.stderr)
+    if args.fit_calibration:
+        _write_calibration(Path(args.fit_calibration), run, str(args.data))
+    return EXIT_SOME_FAILED if run.errors else EXIT_OK
+
+
+def _evaluation_run(data: Path, pipeline: Any, limit: int | None) -> Any:
+    from medocr.evaluate.run import evaluate_certificates, evaluate_lines
+
+    try:
+        if data.suffix == ".jsonl":
+            return evaluate_lines(data, pipeline.recognizer, pipeline._decode_cause, limit=limit)
+        return evaluate_certificates(data, pipeline, limit=limit)
+    except (ValueError, OSError) as exc:
+        raise MedocrError(f"{data}: {exc}") from exc
+
+
+def _write_calibration(bundle: Path, run: Any, source: str) -> None:
+    from medocr.bundles import read_meta, write_meta
+    from medocr.evaluate.calibration import CALIBRATION_FILE, fit_calibration
+
+    meta = read_meta(bundle)
+    outcomes = run.outcomes
+    calibration = fit_calibration(
+        [o.kind for o in outcomes], [o.confidence for o in outcomes],
+        [o.correct() for o in outcomes], source=source,
+    )  # fmt: skip
+    text = json.dumps(calibration.to_dict(), indent=1)
+    (bundle / CALIBRATION_FILE).write_text(text, encoding="utf-8")
+    keep = {k: v for k, v in meta.items() if k not in ("format_version", "kind", "files")}
+    write_meta(bundle, meta["kind"], keep)
+    kinds = ", ".join(
+        f"{k} ({v.fields} fields, accept >= {v.thresholds['0.01']:.3f})"
+        for k, v in calibration.kinds.items()
+    )
+    print(f"evaluate: calibration written to {bundle / CALIBRATION_FILE}: {kinds}")
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from medocr.pipeline import Pipeline
     from medocr.synth.runner import write_certificate
@@ -664,6 +732,35 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--quiet", action="store_true", help="no progress line")
     _add_pipeline_options(batch)
     batch.set_defaults(func=_cmd_batch)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="score a reading method on annotated data: metrics JSON and an HTML report",
+        description="Read annotated data and compare with the truth: a folder of certificate "
+        "images with .json truth beside them (medocr synth output or annotated scans), or a "
+        "JSONL line set. Writes OUT/metrics.json (CER, WER, exact match per field kind and per "
+        "field, certificates all right, calibration error, automation rate at 0.5/1/2%% "
+        "error, character confusions, speed) and OUT/report.html (tables, figures, the worst "
+        "readings with their crops). --fit-calibration fits the confidence calibration on "
+        "these (validation) data and stores it in a bundle.",
+    )
+    evaluate.add_argument("data", help="certificate folder or JSONL line set")
+    evaluate.add_argument("--out", required=True, help="report folder")
+    evaluate.add_argument("--limit", type=int, help="read at most this many certificates/lines")
+    evaluate.add_argument("--title", default="medocr evaluation", help="report title")
+    evaluate.add_argument("--training", help="a training run's results.json: plot its curves")
+    evaluate.add_argument("--ignore-case", action="store_true", help="compare in lower case")
+    evaluate.add_argument(
+        "--ignore-accents", action="store_true", help="compare without accents or ligatures"
+    )
+    evaluate.add_argument(
+        "--fit-calibration",
+        metavar="BUNDLE",
+        help="fit the confidence calibration on these data (raw confidences) and write it as "
+        "calibration.json into this recognizer bundle folder (re-hashed)",
+    )
+    _add_pipeline_options(evaluate)
+    evaluate.set_defaults(func=_cmd_evaluate)
 
     demo = sub.add_parser(
         "demo",

@@ -52,8 +52,15 @@ class PipelineConfig:
     min_registration_score : float
         Pages matching the template worse than this are refused (0..1).
     thresholds : dict of str to float
-        Per field kind, the confidence needed for route ``accept``
-        (:data:`DEFAULT_THRESHOLDS`).
+        Per field kind, the confidence needed for route ``accept``. Kinds not given take
+        the threshold of the bundle's calibration (at `max_error`) when there is one, else
+        :data:`DEFAULT_THRESHOLDS`.
+    calibrate : bool
+        Apply the recognizer bundle's ``calibration.json`` (when it has one) to the
+        confidences; False reports raw decoder posteriors.
+    max_error : float
+        Error rate of accepted fields that the calibrated thresholds aim at
+        (0.005, 0.01 or 0.02).
     checkbox_ink : float
         Share of dark pixels inside a checkbox above which it counts as ticked.
     line_padding : tuple of float
@@ -82,7 +89,9 @@ class PipelineConfig:
     n_best: int = 5
     deskew: bool = True
     min_registration_score: float = 0.6
-    thresholds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    thresholds: dict[str, float] = field(default_factory=dict)
+    calibrate: bool = True
+    max_error: float = 0.01
     checkbox_ink: float = 0.06
     line_padding: tuple[float, float] = (0.5, 0.3)
     empty_ink: int = 400
@@ -102,11 +111,13 @@ class PipelineConfig:
             raise ValueError(
                 f"thresholds for unknown field kinds {unknown}; kinds: {', '.join(FIELD_KINDS)}"
             )
-        merged = {**DEFAULT_THRESHOLDS, **{k: float(v) for k, v in self.thresholds.items()}}
-        for kind, value in merged.items():
+        given = {k: float(v) for k, v in self.thresholds.items()}
+        for kind, value in given.items():
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"threshold for {kind} must be within 0..1, got {value}")
-        object.__setattr__(self, "thresholds", merged)
+        object.__setattr__(self, "thresholds", given)
+        if self.max_error not in (0.005, 0.01, 0.02):
+            raise ValueError(f"max_error must be 0.005, 0.01 or 0.02, got {self.max_error}")
         padding = tuple(float(v) for v in self.line_padding)
         if len(padding) != 2 or min(padding) < 0:
             raise ValueError(f"line_padding must be two fractions >= 0, got {self.line_padding}")

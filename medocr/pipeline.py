@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from medocr._version import __version__
-from medocr.config import PipelineConfig
+from medocr.config import DEFAULT_THRESHOLDS, PipelineConfig
+from medocr.errors import ModelError
 from medocr.types import (
     Box,
     CertificateResult,
@@ -120,6 +121,32 @@ class Pipeline:
         return [v for v in interval_candidates() if not alphabet.unknown(v)]
 
     @cached_property
+    def calibration(self) -> Any:
+        """The bundle's :class:`~medocr.evaluate.calibration.Calibration`, or None."""
+        from medocr.bundles import resolve
+        from medocr.evaluate.calibration import CALIBRATION_FILE, Calibration
+
+        path = resolve(self.config.model) / CALIBRATION_FILE
+        if not self.config.calibrate or not path.exists():
+            return None
+        try:
+            return Calibration.load(path)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"{path}: unreadable calibration ({exc})") from exc
+
+    def threshold(self, kind: str) -> float:
+        """Confidence a field of `kind` needs for ``accept`` (see ``PipelineConfig``)."""
+        if kind in self.config.thresholds:
+            return self.config.thresholds[kind]
+        fitted = (
+            self.calibration.threshold(kind, self.config.max_error) if self.calibration else None
+        )
+        return fitted if fitted is not None else DEFAULT_THRESHOLDS.get(kind, 1.0)
+
+    def _confidence(self, kind: str, raw: float) -> float:
+        return self.calibration.apply(kind, raw) if self.calibration is not None else raw
+
+    @cached_property
     def steps(self) -> dict[str, str]:
         """What reads: model, backend, lexicon, template, decoder and medocr versions."""
         backend = "onnx" if self.recognizer.session is not None else "tensorflow"
@@ -131,6 +158,7 @@ class Pipeline:
             "cause_decoder": self.config.cause_decoder
             + ("+bigram" if self._bigram is not None else ""),
             "medocr": __version__,
+            "calibration": "bundle" if self.calibration is not None else "none (raw confidences)",
         }
 
     @cached_property
@@ -380,7 +408,7 @@ class Pipeline:
         # Logistic in the ratio to the threshold: 0.5 at the threshold, ~0.98 at 2x or 0.5x.
         p_checked = 1.0 / (1.0 + math.exp(-5.6 * math.log(max(density, 1e-6) / threshold)))
         checked = p_checked >= 0.5
-        confidence = p_checked if checked else 1.0 - p_checked
+        confidence = self._confidence("checkbox", p_checked if checked else 1.0 - p_checked)
         return FieldResult(
             item.crop.name,
             "X" if checked else "",
@@ -392,8 +420,8 @@ class Pipeline:
         )
 
     def _empty(self, item: _Field) -> FieldResult:
-        confidence = max(0.0, 1.0 - item.ink_pixels / self.config.empty_ink)
         kind = item.crop.kind
+        confidence = self._confidence(kind, max(0.0, 1.0 - item.ink_pixels / self.config.empty_ink))
         return FieldResult(
             item.crop.name,
             "",
@@ -415,7 +443,7 @@ class Pipeline:
             for hyp, line in zip(hypotheses, item.lines, strict=True)
         )
         text = " ".join(line.text for line in lines if line.text)
-        confidence = float(np.prod([line.confidence for line in lines]))
+        confidence = self._confidence(kind, float(np.prod([line.confidence for line in lines])))
         value = _normalised(kind, text)
         parsed_ok = kind not in ("interval", "date") or not text or value is not None
         route = self._route(kind, confidence) if parsed_ok else "review"
@@ -433,7 +461,7 @@ class Pipeline:
         )
 
     def _route(self, kind: str, confidence: float) -> str:
-        return "accept" if confidence >= self.config.thresholds.get(kind, 1.0) else "review"
+        return "accept" if confidence >= self.threshold(kind) else "review"
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ import pytest
 
 import medocr
 from medocr.config import DEFAULT_THRESHOLDS, PipelineConfig
-from medocr.errors import InputError, TemplateError
+from medocr.bundles import resolve
+from medocr.errors import InputError, ModelError, TemplateError
 from medocr.evaluate.metrics import cer
 from medocr.pipeline import Pipeline, checkbox_ink, frame_line, hypothesis_confidence
 from medocr.types import CertificateResult, Hypothesis, Page
@@ -18,7 +19,7 @@ from medocr.types import CertificateResult, Hypothesis, Page
 def test_config_defaults_and_round_trip():
     config = PipelineConfig()
     assert config.model == "fr-crnn-small" and config.cause_decoder == "wordbeam"
-    assert config.thresholds == DEFAULT_THRESHOLDS
+    assert config.thresholds == {} and config.calibrate and config.max_error == 0.01
     assert PipelineConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
@@ -27,7 +28,7 @@ def test_config_from_json_and_yaml(tmp_path):
     (tmp_path / "c.yaml").write_text("cause_decoder: beam\nline_padding: [0.2, 0.1]\n")
     from_json = PipelineConfig.from_file(tmp_path / "c.json")
     assert from_json.cause_decoder == "greedy"
-    assert from_json.thresholds == {**DEFAULT_THRESHOLDS, "cause": 0.5}
+    assert from_json.thresholds == {"cause": 0.5}
     assert PipelineConfig.from_file(tmp_path / "c.yaml").line_padding == (0.2, 0.1)
 
 
@@ -47,6 +48,26 @@ def test_bad_configs_name_the_file_and_the_reason(tmp_path, content, message):
     (tmp_path / "c.json").write_text(content)
     with pytest.raises(ValueError, match=message):
         PipelineConfig.from_file(tmp_path / "c.json")
+
+
+def test_thresholds_come_from_config_then_calibration_then_defaults(tmp_path):
+    from medocr.bundles import copy_bundle
+    from medocr.evaluate.calibration import Calibration, KindCalibration
+
+    bundle = copy_bundle(resolve("fr-crnn-small"), tmp_path / "bundle")
+    assert Pipeline(model=str(bundle)).threshold("cause") == DEFAULT_THRESHOLDS["cause"]
+    calibration = Calibration(
+        {"cause": KindCalibration([0.0, 0.5, 1.0], [0.0, 0.2, 0.9], {"0.01": 0.85}, 100)}
+    )
+    (bundle / "calibration.json").write_text(json.dumps(calibration.to_dict()))
+    pipeline = Pipeline(model=str(bundle))
+    assert pipeline.threshold("cause") == 0.85 and pipeline.threshold("date") == 0.9
+    assert pipeline._confidence("cause", 0.75) == pytest.approx(0.55)
+    assert Pipeline(model=str(bundle), thresholds={"cause": 0.5}).threshold("cause") == 0.5
+    assert Pipeline(model=str(bundle), calibrate=False).calibration is None
+    (bundle / "calibration.json").write_text('{"format": "other"}')
+    with pytest.raises(ModelError, match="unreadable calibration"):
+        Pipeline(model=str(bundle)).threshold("cause")
 
 
 def test_unknown_option_is_refused():

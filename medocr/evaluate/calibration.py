@@ -1,0 +1,236 @@
+"""How far field confidences can be trusted, and a calibration that makes them trustworthy.
+
+A field is *correct* when its text equals the truth (:func:`medocr.evaluate.metrics.comparable`).
+Given confidences and correctness of many fields:
+
+- :func:`reliability` / :func:`expected_calibration_error`: does 0.9 mean right 9 times in 10?
+- :func:`accuracy_coverage`: the error rate of the accepted fields as the threshold moves;
+- :func:`automation_rate`: the largest share of fields that can be accepted while the
+  accepted ones keep an error rate <= a target (1% by default), and the threshold for it.
+
+:func:`fit_calibration` fits, per field kind, an isotonic map from raw confidence to the
+observed probability of being correct (on a validation set), plus the thresholds that
+reach 0.5%, 1% and 2% error; :class:`Calibration` is stored as ``calibration.json`` in the
+recognizer bundle and the pipeline applies it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Error rates of accepted fields the thresholds are fitted for.
+ERROR_TARGETS = (0.005, 0.01, 0.02)
+CALIBRATION_FILE = "calibration.json"
+
+
+def _arrays(confidences: Any, correct: Any) -> tuple[np.ndarray, np.ndarray]:
+    conf = np.asarray(confidences, dtype=np.float64).reshape(-1)
+    right = np.asarray(correct, dtype=bool).reshape(-1)
+    if conf.shape != right.shape:
+        raise ValueError(f"{conf.size} confidences but {right.size} correctness flags")
+    if conf.size and (not np.isfinite(conf).all() or conf.min() < 0 or conf.max() > 1):
+        raise ValueError("confidences must be finite and within 0..1")
+    return conf, right
+
+
+def reliability(confidences: Any, correct: Any, bins: int = 10) -> list[dict[str, float]]:
+    """Bin fields by confidence and compare each bin's mean confidence with its accuracy.
+
+    Parameters
+    ----------
+    confidences : array-like
+        ``(N,)`` values in 0..1.
+    correct : array-like
+        ``(N,)`` booleans.
+    bins : int
+        Equal-width bins over 0..1 (the last one includes 1.0).
+
+    Returns
+    -------
+    list of dict
+        Non-empty bins: ``low``, ``high``, ``count``, ``confidence`` (mean), ``accuracy``.
+    """
+    conf, right = _arrays(confidences, correct)
+    index = np.minimum((conf * bins).astype(int), bins - 1)
+    out = []
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            out.append({
+                "low": b / bins,
+                "high": (b + 1) / bins,
+                "count": int(mask.sum()),
+                "confidence": float(conf[mask].mean()),
+                "accuracy": float(right[mask].mean()),
+            })  # fmt: skip
+    return out
+
+
+def expected_calibration_error(confidences: Any, correct: Any, bins: int = 10) -> float:
+    """Mean |accuracy - confidence| over the bins, weighted by their share of fields."""
+    conf, _ = _arrays(confidences, correct)
+    if conf.size == 0:
+        return 0.0
+    return float(
+        sum(b["count"] * abs(b["accuracy"] - b["confidence"]) for b in reliability(
+            confidences, correct, bins)) / conf.size
+    )  # fmt: skip
+
+
+def accuracy_coverage(confidences: Any, correct: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Accept the most confident fields first: error rate of the accepted vs their share.
+
+    Returns
+    -------
+    coverage : numpy.ndarray
+        ``(K,)`` share of fields accepted (increasing), one point per distinct confidence.
+    error : numpy.ndarray
+        ``(K,)`` error rate among the accepted fields.
+    threshold : numpy.ndarray
+        ``(K,)`` the confidence threshold giving that point (accept ``>= threshold``).
+    """
+    conf, right = _arrays(confidences, correct)
+    if conf.size == 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    order = np.argsort(-conf, kind="stable")
+    conf, wrong = conf[order], ~right[order]
+    errors = np.cumsum(wrong)
+    counts = np.arange(1, conf.size + 1)
+    last = np.r_[conf[1:] != conf[:-1], True]  # ties are accepted together
+    return counts[last] / conf.size, errors[last] / counts[last], conf[last]
+
+
+def automation_rate(confidences: Any, correct: Any, max_error: float = 0.01) -> tuple[float, float]:
+    """Largest share of fields acceptable with accepted error <= `max_error`.
+
+    Returns
+    -------
+    share : float
+        0..1 (0 when even the most confident fields err too often).
+    threshold : float
+        Confidence to accept at (``inf`` when `share` is 0).
+    """
+    coverage, error, threshold = accuracy_coverage(confidences, correct)
+    ok = np.flatnonzero(error <= max_error)
+    if ok.size == 0:
+        return 0.0, float("inf")
+    best = ok[-1]
+    return float(coverage[best]), float(threshold[best])
+
+
+def _isotonic(conf: np.ndarray, right: np.ndarray) -> tuple[list[float], list[float]]:
+    from sklearn.isotonic import IsotonicRegression
+
+    model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    model.fit(conf, right.astype(np.float64))
+    return [float(x) for x in model.X_thresholds_], [float(y) for y in model.y_thresholds_]
+
+
+@dataclass(frozen=True)
+class KindCalibration:
+    """Calibration of one field kind: an isotonic map and thresholds per error target.
+
+    Parameters
+    ----------
+    x, y : list of float
+        Knots of the increasing map raw confidence -> probability of being correct
+        (linear in between, clipped outside).
+    thresholds : dict of str to float
+        Calibrated confidence to accept at, per accepted-error target (``"0.01"``...).
+    fields : int
+        Validation fields it was fitted on.
+    """
+
+    x: list[float]
+    y: list[float]
+    thresholds: dict[str, float]
+    fields: int
+
+    def apply(self, confidence: float) -> float:
+        """Calibrated confidence of a raw one."""
+        if not self.x:
+            return confidence
+        return float(np.interp(confidence, self.x, self.y))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per field kind calibration, stored as ``calibration.json`` in a recognizer bundle."""
+
+    kinds: dict[str, KindCalibration]
+    source: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def apply(self, kind: str, confidence: float) -> float:
+        """Calibrated confidence (unchanged for kinds it was not fitted on)."""
+        model = self.kinds.get(kind)
+        return model.apply(confidence) if model else confidence
+
+    def threshold(self, kind: str, max_error: float = 0.01) -> float | None:
+        """Calibrated confidence to accept at for `max_error`, if fitted."""
+        model = self.kinds.get(kind)
+        return model.thresholds.get(f"{max_error:g}") if model else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy."""
+        return {
+            "format": "medocr-calibration/1",
+            "source": self.source,
+            "extra": self.extra,
+            "kinds": {k: vars(v) for k, v in self.kinds.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        """Inverse of :meth:`to_dict`."""
+        if data.get("format") != "medocr-calibration/1":
+            raise ValueError(f"not a medocr calibration (format {data.get('format')!r})")
+        kinds = {k: KindCalibration(**v) for k, v in data["kinds"].items()}
+        return cls(kinds, str(data.get("source", "")), dict(data.get("extra", {})))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Calibration:
+        """Read a ``calibration.json``."""
+        return cls.from_dict(json.loads(Path(path).read_text("utf-8")))
+
+
+def fit_calibration(
+    kinds: list[str], confidences: Any, correct: Any, *, source: str = "", min_fields: int = 20
+) -> Calibration:
+    """Fit a :class:`Calibration` on validation fields.
+
+    Parameters
+    ----------
+    kinds : list of str
+        ``(N,)`` field kind of each field.
+    confidences, correct : array-like
+        ``(N,)`` raw confidences and correctness.
+    source : str
+        Description of the validation data, recorded.
+    min_fields : int
+        Kinds with fewer fields keep raw confidences (no entry).
+
+    Returns
+    -------
+    Calibration
+    """
+    conf, right = _arrays(confidences, correct)
+    labels = np.asarray(kinds)
+    fitted = {}
+    for kind in sorted(set(kinds)):
+        mask = labels == kind
+        if mask.sum() < min_fields:
+            continue
+        x, y = _isotonic(conf[mask], right[mask])
+        calibrated = np.interp(conf[mask], x, y)
+        thresholds = {
+            f"{target:g}": automation_rate(calibrated, right[mask], target)[1]
+            for target in ERROR_TARGETS
+        }
+        fitted[kind] = KindCalibration(x, y, thresholds, int(mask.sum()))
+    return Calibration(fitted, source)

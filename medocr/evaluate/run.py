@@ -1,0 +1,155 @@
+"""Run a reading method over annotated data and collect :class:`FieldOutcome` records.
+
+Two kinds of data:
+
+- **certificates**: a folder of images, each with its ground-truth ``.json`` beside it
+  (``medocr synth`` output, or annotated scans in the same schema: ``fields[]`` with
+  ``name``, ``kind``, ``text`` and, for checkboxes, ``value``);
+- **line sets**: a JSONL file of ``{"image", "text", "document"}`` rows (the training
+  format), read line by line with the recognizer and a decoder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medocr.evaluate.fields import FieldOutcome
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+@dataclass
+class EvaluationRun:
+    """Outcomes of one method on one dataset, and where to find the evidence.
+
+    Parameters
+    ----------
+    outcomes : list of FieldOutcome
+        One per field (or line).
+    boxes : dict
+        ``(document, field) -> (image path, (x0, y0, x1, y1))`` to show a field's crop.
+    seconds : float
+        Reading time (excluding the truth comparison).
+    units : int
+        Certificates (or lines) read.
+    errors : list of str
+        Documents that could not be read.
+    """
+
+    outcomes: list[FieldOutcome] = field(default_factory=list)
+    boxes: dict[tuple[str, str], tuple[str, tuple[int, int, int, int]]] = field(
+        default_factory=dict
+    )
+    seconds: float = 0.0
+    units: int = 0
+    errors: list[str] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+def truth_texts(truth: dict[str, Any]) -> dict[str, str]:
+    """Field name -> expected text (``"X"``/``""`` for checkboxes, lines joined by a space)."""
+    out = {}
+    for item in truth["fields"]:
+        if item["kind"] == "checkbox":
+            out[item["name"]] = "X" if item.get("value") else ""
+        else:
+            out[item["name"]] = " ".join(item.get("text", "").split())
+    return out
+
+
+def certificate_images(folder: str | Path, limit: int | None = None) -> list[Path]:
+    """Images of a folder that have a ``.json`` truth beside them, sorted."""
+    images = sorted(
+        p
+        for p in Path(folder).iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.with_suffix(".json").exists()
+    )
+    return images[:limit] if limit else images
+
+
+def evaluate_certificates(
+    folder: str | Path,
+    pipeline: Any,
+    *,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvaluationRun:
+    """Read annotated certificates with a :class:`~medocr.pipeline.Pipeline`.
+
+    Raises
+    ------
+    ValueError
+        The folder holds no image with a truth file.
+    """
+    images = certificate_images(folder, limit)
+    if not images:
+        raise ValueError(f"{folder}: no certificate image with a .json truth beside it")
+    run = EvaluationRun()
+    for done, path in enumerate(images, 1):
+        truth = truth_texts(json.loads(path.with_suffix(".json").read_text("utf-8")))
+        start = time.perf_counter()
+        try:
+            result = pipeline.read(path)[0]
+        except Exception as exc:  # noqa: BLE001 - a failed page counts, the run goes on
+            run.errors.append(f"{path}: {type(exc).__name__}: {exc}")
+            continue
+        finally:
+            run.seconds += time.perf_counter() - start
+        run.units += 1
+        for stage, seconds in result.timings.items():
+            run.stages[stage] = run.stages.get(stage, 0.0) + seconds
+        for item in result.fields:
+            expected = truth.get(item.name, "")
+            run.outcomes.append(FieldOutcome(
+                path.stem, item.name, item.kind, expected, item.text, item.confidence,
+                item.route,
+            ))  # fmt: skip
+            if item.bbox is not None:
+                run.boxes[(path.stem, item.name)] = (str(path), item.bbox)
+        if progress is not None:
+            progress(done, len(images))
+    return run
+
+
+def _line_batches(path: Path, limit: int | None, size: int = 64) -> Iterator[list[Any]]:
+    from medocr.dataset.readers import read_line_set
+
+    records = read_line_set(path).records
+    records = records[:limit] if limit else records
+    for start in range(0, len(records), size):
+        yield records[start : start + size]
+
+
+def evaluate_lines(
+    path: str | Path,
+    recognizer: Any,
+    decode: Callable[[Any], Any],
+    *,
+    threshold: float = 0.9,
+    limit: int | None = None,
+) -> EvaluationRun:
+    """Read a JSONL line set with a recognizer and a decoder (``FrameProbs -> Hypothesis``)."""
+    from medocr.dataset.readers import load_line
+    from medocr.pipeline import hypothesis_confidence
+
+    run = EvaluationRun()
+    for batch in _line_batches(Path(path), limit):
+        images = [load_line(r) for r in batch]
+        start = time.perf_counter()
+        hypotheses = [decode(p) for p in recognizer.predict(images)]
+        run.seconds += time.perf_counter() - start
+        for index, (record, hyp) in enumerate(zip(batch, hypotheses, strict=True)):
+            confidence = hypothesis_confidence(hyp)
+            route = "accept" if confidence >= threshold else "review"
+            name = f"line{run.units + index}"
+            run.outcomes.append(FieldOutcome(
+                record.document or name, name, "line", record.text, hyp.text, confidence, route
+            ))  # fmt: skip
+            run.boxes[(record.document or name, name)] = (str(record.image), (0, 0, 0, 0))
+        run.units += len(batch)
+    return run
