@@ -174,3 +174,29 @@ def test_evaluate_a_line_set(tmp_path, capsys):
 
 def test_evaluate_refuses_a_folder_without_truth(tmp_path):
     assert main(["evaluate", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+
+
+# --- methods side by side -------------------------------------------------------------------
+
+
+@pytest.mark.tf
+def test_compare_crnn_decoders_on_certificate_fields(certificate_dir, pipeline):
+    from medocr.evaluate.compare import (
+        certificate_items,
+        comparison_rows,
+        crnn_runs,
+        markdown_table,
+    )
+
+    items = certificate_items(certificate_dir, pipeline, limit=2)
+    assert {i.kind for i in items} <= {"cause", "interval", "date"} and len(items) == 2 * 10
+    runs = crnn_runs(items, pipeline, with_pipeline=True)
+    names = [r.name for r in runs]
+    assert names[0] == "CRNN greedy" and names[-1] == "medocr pipeline (per-kind decoders)"
+    rows = comparison_rows(runs)
+    assert all(r["items"] == len(items) and r["lines_per_s"] > 0 for r in rows)
+    assert all(0.0 <= r["automation_1pct"] <= 1.0 for r in rows)
+    lineless = [o for o, item in zip(runs[0].outcomes, items, strict=True) if not item.lines]
+    assert lineless and all(o.text == "" and not o.truth for o in lineless)
+    table = markdown_table("fields", rows)
+    assert table.count("\n| CRNN") == 4 and "| medocr pipeline" in table
