@@ -255,7 +255,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     for error in run.errors:
         print(f"error: {error}", file=sys.stderr)
     if args.fit_calibration:
-        _write_calibration(Path(args.fit_calibration), run, str(args.data))
+        source = f"{args.data} ({run.units} {per_unit}, {len(run.outcomes)} fields)"
+        _write_calibration(Path(args.fit_calibration), run, source)
     return EXIT_SOME_FAILED if run.errors else EXIT_OK
 
 
