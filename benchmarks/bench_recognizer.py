@@ -203,12 +203,15 @@ def calibration_text(folder: Path) -> str:
     if not path.exists():
         return "None: confidences are raw decoder posteriors."
     data = json.loads(path.read_text("utf-8"))
-    rows = ["| field kind | validation fields | accept at (1% error) |", "|---|---:|---:|"]
+    rows = ["| field kind | validation fields | accept at (0.5% / 1% / 2% error) |",
+            "|---|---:|---:|"]  # fmt: skip
     for kind, entry in sorted(data["kinds"].items()):
-        rows.append(f"| {kind} | {entry['fields']} | {entry['thresholds']['0.01']:.3f} |")
+        cells = [("never" if v is None else f"{v:.3f}") for v in entry["thresholds"].values()]
+        rows.append(f"| {kind} | {entry['fields']} | {' / '.join(cells)} |")
     return (f"`calibration.json`: isotonic maps per field kind fitted with `medocr evaluate "
             f"--fit-calibration` on {data['source']}. The pipeline reports calibrated "
-            "confidences and accepts at these thresholds:\n\n" + "\n".join(rows))
+            "confidences and accepts at these thresholds (\"never\": no threshold keeps the "
+            "validation fields under that error):\n\n" + "\n".join(rows))
 
 
 CARD = """# Model card: {name}

@@ -286,7 +286,9 @@ def _write_calibration(bundle: Path, run: Any, source: str) -> None:
     keep = {k: v for k, v in meta.items() if k not in ("format_version", "kind", "files")}
     write_meta(bundle, meta["kind"], keep)
     kinds = ", ".join(
-        f"{k} ({v.fields} fields, accept >= {v.thresholds['0.01']:.3f})"
+        f"{k} ({v.fields} fields, accept at 1% error: "
+        + ("never" if v.thresholds["0.01"] is None else f">= {v.thresholds['0.01']:.3f}")
+        + ")"
         for k, v in calibration.kinds.items()
     )
     print(f"evaluate: calibration written to {bundle / CALIBRATION_FILE}: {kinds}")

@@ -83,6 +83,9 @@ def test_fitted_calibration_is_calibrated_and_round_trips():
     threshold = calibration.threshold("cause", 0.01)
     accepted = np.array(fixed) >= threshold
     assert accepted.any() and (~right[accepted]).mean() <= 0.01
+    hopeless = fit_calibration(kinds, raw, np.zeros(4000, bool))
+    assert hopeless.kinds["cause"].thresholds["0.01"] is None
+    assert hopeless.threshold("cause", 0.01) == float("inf") and hopeless.threshold("x") is None
 
 
 # --- field report ---------------------------------------------------------------------------

@@ -140,15 +140,16 @@ class KindCalibration:
     x, y : list of float
         Knots of the increasing map raw confidence -> probability of being correct
         (linear in between, clipped outside).
-    thresholds : dict of str to float
-        Calibrated confidence to accept at, per accepted-error target (``"0.01"``...).
+    thresholds : dict of str to float or None
+        Calibrated confidence to accept at, per accepted-error target (``"0.01"``...);
+        None when no threshold keeps the accepted fields under that error (never accept).
     fields : int
         Validation fields it was fitted on.
     """
 
     x: list[float]
     y: list[float]
-    thresholds: dict[str, float]
+    thresholds: dict[str, float | None]
     fields: int
 
     def apply(self, confidence: float) -> float:
@@ -172,9 +173,17 @@ class Calibration:
         return model.apply(confidence) if model else confidence
 
     def threshold(self, kind: str, max_error: float = 0.01) -> float | None:
-        """Calibrated confidence to accept at for `max_error`, if fitted."""
+        """Calibrated confidence to accept at for `max_error`.
+
+        None when the kind was not fitted for that target; ``inf`` (never accept) when no
+        threshold kept the validation fields under `max_error`.
+        """
         model = self.kinds.get(kind)
-        return model.thresholds.get(f"{max_error:g}") if model else None
+        key = f"{max_error:g}"
+        if model is None or key not in model.thresholds:
+            return None
+        value = model.thresholds[key]
+        return float("inf") if value is None else value
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
@@ -228,9 +237,9 @@ def fit_calibration(
             continue
         x, y = _isotonic(conf[mask], right[mask])
         calibrated = np.interp(conf[mask], x, y)
-        thresholds = {
-            f"{target:g}": automation_rate(calibrated, right[mask], target)[1]
-            for target in ERROR_TARGETS
-        }
+        thresholds: dict[str, float | None] = {}
+        for target in ERROR_TARGETS:
+            threshold = automation_rate(calibrated, right[mask], target)[1]
+            thresholds[f"{target:g}"] = threshold if np.isfinite(threshold) else None
         fitted[kind] = KindCalibration(x, y, thresholds, int(mask.sum()))
     return Calibration(fitted, source)
