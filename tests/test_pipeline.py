@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import medocr
-from medocr.config import DEFAULT_THRESHOLDS, PipelineConfig
 from medocr.bundles import resolve
+from medocr.config import DEFAULT_THRESHOLDS, PipelineConfig
 from medocr.errors import InputError, ModelError, TemplateError
 from medocr.evaluate.metrics import cer
 from medocr.pipeline import Pipeline, checkbox_ink, frame_line, hypothesis_confidence
@@ -51,15 +51,18 @@ def test_bad_configs_name_the_file_and_the_reason(tmp_path, content, message):
 
 
 def test_thresholds_come_from_config_then_calibration_then_defaults(tmp_path):
-    from medocr.bundles import copy_bundle
+    from medocr.bundles import copy_bundle, write_meta
     from medocr.evaluate.calibration import Calibration, KindCalibration
 
     bundle = copy_bundle(resolve("fr-crnn-small"), tmp_path / "bundle")
-    assert Pipeline(model=str(bundle)).threshold("cause") == DEFAULT_THRESHOLDS["cause"]
+    raw = Pipeline(model=str(bundle), calibrate=False)
+    assert raw.threshold("cause") == DEFAULT_THRESHOLDS["cause"]
     calibration = Calibration(
         {"cause": KindCalibration([0.0, 0.5, 1.0], [0.0, 0.2, 0.9], {"0.01": 0.85}, 100)}
     )
     (bundle / "calibration.json").write_text(json.dumps(calibration.to_dict()))
+    meta = json.loads((bundle / "meta.json").read_text())
+    write_meta(bundle, meta["kind"], {k: v for k, v in meta.items() if k != "files"})
     pipeline = Pipeline(model=str(bundle))
     assert pipeline.threshold("cause") == 0.85 and pipeline.threshold("date") == 0.9
     assert pipeline._confidence("cause", 0.75) == pytest.approx(0.55)

@@ -130,7 +130,7 @@ class Trainer:
         self.train_sets = [read_line_set(s.train, s.name) for s in cfg.sources]
         self.val_sets = {s.name: read_line_set(s.val, s.name) for s in cfg.sources if s.val}
         texts = [r.text for ls in self.train_sets for r in ls.records]
-        self.base = Recognizer.load(cfg.init) if cfg.init else None
+        self.base = Recognizer.load(cfg.init, backend="tensorflow") if cfg.init else None
         if self.base is not None and self.base.config.height != cfg.height:
             print(
                 f"train: using the height of {cfg.init} ({self.base.config.height} px)",
