@@ -674,6 +674,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="tf.distribute strategy (multiworker reads TF_CONFIG)",
     )
     recognizer.set_defaults(func=_cmd_train_recognizer)
+    from medocr.classify.cli import add_classifier_parser
+
+    add_classifier_parser(tsub_train)
 
     export = sub.add_parser(
         "export",
