@@ -327,7 +327,7 @@ def _deskew(crop: np.ndarray) -> np.ndarray:
     height, width = crop.shape
     centre = moments["m01"] / moments["m00"]
     pad = int(np.ceil(abs(skew) * height))
-    matrix = np.float32([[1, -skew, skew * centre + pad], [0, 1, 0]])
+    matrix = np.array([[1, -skew, skew * centre + pad], [0, 1, 0]], np.float32)
     sheared = cv2.warpAffine(
         crop, matrix, (width + 2 * pad, height), flags=cv2.INTER_LINEAR, borderValue=255.0
     )
@@ -406,12 +406,12 @@ def augment_chars(
     """
     count, size, _ = images.shape
     out = np.empty_like(images)
-    angles = rng.uniform(-rotation, rotation, count)
-    scales = 1.0 + rng.uniform(-zoom, zoom, count)
-    moves = rng.uniform(-shift, shift, (count, 2)) * size
+    angles = np.asarray(rng.uniform(-rotation, rotation, count))
+    scales = 1.0 + np.asarray(rng.uniform(-zoom, zoom, count))
+    moves = np.asarray(rng.uniform(-shift, shift, (count, 2))) * size
     centre = ((size - 1) / 2.0, (size - 1) / 2.0)
     for i in range(count):
-        matrix = cv2.getRotationMatrix2D(centre, float(angles[i]), float(scales[i]))
+        matrix = np.asarray(cv2.getRotationMatrix2D(centre, float(angles[i]), float(scales[i])))
         matrix[:, 2] += moves[i]
         out[i] = cv2.warpAffine(
             images[i], matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=255

@@ -176,7 +176,7 @@ class HogLgbmClassifier(CharClassifier):
         val_set = lgb.Dataset(self.features(X_val), val_y, reference=train_set)
         curves: dict[str, Any] = {}
         started = time.perf_counter()
-        callbacks = [
+        callbacks: list[Any] = [
             lgb.early_stopping(self.patience, first_metric_only=True, verbose=False),
             lgb.record_evaluation(curves),
         ]

@@ -112,7 +112,7 @@ def line_char_probs(
     segments = segment_field(crop, n_lines, margin=margin)
     chars = char_images(crop, n_lines, segments=segments)
     alphabet = classifier_alphabet(classifier)
-    columns = [alphabet.chars.index(c) for c in classifier.classes]
+    columns = np.array([alphabet.chars.index(c) for c in classifier.classes], np.intp)
     images = [c.image for c in chars]
     probs = classifier.predict_proba(images) if images else np.zeros((0, len(columns)))
     counts = [len(word) for seg in segments for word in seg.chars if word]
