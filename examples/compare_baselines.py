@@ -10,8 +10,9 @@ macro-F1, training time, inference characters/s, model size, confusion PNGs in
     python examples/compare_baselines.py [--data ../shared/data] [--synth-count 120]
         [--models hog-lgbm,cnn] [--record]
 
-About 30 minutes on 2 CPU cores (the CNN dominates). Needs ../shared/data (or
-``MEDOCR_DATA``) for the MNIST rows; without it the other rows still run.
+About 50 minutes on 2 CPU cores (the CNNs and HOG+LightGBM on the 67 synthetic
+classes dominate; ``--models cnn`` or ``--synth-count 0`` for less). Needs
+../shared/data (or ``MEDOCR_DATA``) for the MNIST rows; without it the other rows run.
 """
 
 from __future__ import annotations
