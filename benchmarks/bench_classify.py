@@ -190,7 +190,8 @@ def hog_search(mnist: str) -> str:
     for cells, bins, signed in layouts:
         trial(cells, bins, signed, True, 0)
     top = max(tried.values())
-    cells, bins, signed, _, _ = min((k for k, v in tried.items() if v >= top - TIE), key=sizes.get)
+    tied = (k for k, v in tried.items() if v >= top - TIE - 1e-9)  # 2 digits is a tie
+    cells, bins, signed, _, _ = min(tied, key=sizes.get)
     trial(cells, bins, signed, False, 0)
     deskew = tried[(cells, bins, signed, True, 0)] >= tried[(cells, bins, signed, False, 0)]
     for copies in (1, 2):
