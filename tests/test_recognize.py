@@ -111,6 +111,21 @@ def test_resume_continues_after_the_last_epoch(tiny_run):
     assert [h["epoch"] for h in results["history"]] == [1, 2, 3]
 
 
+def test_resumed_run_draws_other_batches(tiny_run):
+    from medocr.recognize.train import Trainer
+
+    _, config, _ = tiny_run
+    trainer = Trainer(config)
+    trainer._load_sources()
+
+    def first_labels(start_epoch):
+        _, _, labels = next(iter(trainer._train_data(start_epoch)))
+        return labels.numpy()
+
+    assert np.array_equal(first_labels(0), first_labels(0)), "seeded: reproducible"
+    assert not np.array_equal(first_labels(0), first_labels(2)), "a resumed run moves on"
+
+
 def test_bundle_predicts_frame_probs(tiny_run):
     from medocr.recognize.runtime import Recognizer
 

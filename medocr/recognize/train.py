@@ -151,7 +151,13 @@ class Trainer:
                 [enc.records[i] for i in keep], [enc.labels[i] for i in keep], enc.dropped
             )
 
-    def _train_data(self) -> Any:
+    def _train_data(self, start_epoch: int) -> Any:
+        """Weighted mix of the augmented training sources.
+
+        A run resumed after epoch `start_epoch` draws other batches than its first epochs
+        did (the seeds move on with it), so an interrupted run does not see the same
+        lines and augmentations twice.
+        """
         import tensorflow as tf
 
         from medocr.synth.augment import augment_line
@@ -164,13 +170,13 @@ class Trainer:
                 cfg.batch_size,
                 training=True,
                 augment=augment_line,
-                seed=cfg.seed + i,
+                seed=cfg.seed + i + 1000 * start_epoch,
             )
             for i, enc in enumerate(self.encoded)
         ]
         weights = np.array([s.weight for s in cfg.sources], np.float64)
         return tf.data.Dataset.sample_from_datasets(
-            parts, list(weights / weights.sum()), seed=cfg.seed
+            parts, list(weights / weights.sum()), seed=cfg.seed + 1000 * start_epoch
         )
 
     # ----- model ------------------------------------------------------------------------
@@ -207,7 +213,7 @@ class Trainer:
         results = self._resume(manager, checkpoint)
         optimizer.learning_rate.assign(results["learning_rate"])
         step = _train_step(model, optimizer, strategy)
-        data = iter(strategy.experimental_distribute_dataset(self._train_data()))
+        data = iter(strategy.experimental_distribute_dataset(self._train_data(results["epoch"])))
         writer = tf.summary.create_file_writer(str(self.out / "logs"))
         self._announce(model, results)
         while results["epoch"] < cfg.epochs and not results["stopped_early"]:
