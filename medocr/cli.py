@@ -255,9 +255,21 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     for error in run.errors:
         print(f"error: {error}", file=sys.stderr)
     if args.fit_calibration:
-        source = f"{args.data} ({run.units} {per_unit}, {len(run.outcomes)} fields)"
+        source = _calibration_source(Path(args.data), run.units, per_unit, len(run.outcomes))
         _write_calibration(Path(args.fit_calibration), run, source)
     return EXIT_SOME_FAILED if run.errors else EXIT_OK
+
+
+def _calibration_source(data: Path, units: int, per_unit: str, fields: int) -> str:
+    """Describe calibration data; synthetic certificates are named by their run seed."""
+    try:
+        synth = json.loads((data / "synth.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"{data} ({units:,} {per_unit}, {fields:,} fields)"
+    return (
+        f"{units:,} synthetic certificates of {data.name} (`medocr synth --seed "
+        f"{synth.get('seed')}`, template {synth.get('template')}; {fields:,} fields)"
+    )
 
 
 def _evaluation_run(data: Path, pipeline: Any, limit: int | None) -> Any:

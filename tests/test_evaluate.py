@@ -152,6 +152,19 @@ def test_evaluate_certificates_writes_report_and_calibration(certificate_dir, tm
     assert "calibration written" in printed
 
 
+def test_calibration_source_names_the_data(tmp_path):
+    from medocr.cli import _calibration_source
+
+    plain = _calibration_source(tmp_path, 3, "certificates", 42)
+    assert plain == f"{tmp_path} (3 certificates, 42 fields)"
+    (tmp_path / "synth.json").write_text(json.dumps({"seed": 41, "template": "fr@1.0.0"}))
+    described = _calibration_source(tmp_path, 200, "certificates", 2800)
+    assert described == (
+        f"200 synthetic certificates of {tmp_path.name} (`medocr synth --seed 41`, "
+        "template fr@1.0.0; 2,800 fields)"
+    )
+
+
 @pytest.mark.tf
 def test_evaluate_a_line_set(tmp_path, capsys):
     import cv2
