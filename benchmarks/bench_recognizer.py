@@ -210,7 +210,14 @@ def write_card(folder: Path, recognizer: Recognizer, figures: str, version: str)
 LINEAGE = {
     "0.2.0": "Version 0.2.0 continues 0.1.0: the 0.1.0 run (`--data poilus@0.4 lectaurep@0.3 "
     "synth@0.3`, 11 epochs of 300 x 32 lines) initialised this fine-tuning run, which added "
-    "the certificate field lines and halved the learning rate.\n\n",
+    "the certificate field lines (its command asked for a learning rate of 5e-4; its "
+    "results.json recorded 1e-3 at every epoch).\n\n",
+    "0.3.0": "Version 0.3.0 continues 0.2.0 (0.1.0: `--data poilus@0.4 lectaurep@0.3 "
+    "synth@0.3` from scratch, 11 epochs of 300 x 32 lines; 0.2.0: + the certificate field "
+    "lines, 8 epochs). A first run with the same four sources, learning rate 3e-4 and seed 2 "
+    "(`--init fr-crnn-small` 0.2.0 `--out /work/runs/crnn-v3`, stopped once after epoch 3 "
+    "and resumed) trained 16 epochs; its best epoch (15) initialised the run below, which "
+    "lowered the learning rate to 1e-4.\n\n",
 }
 
 
