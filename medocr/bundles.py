@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,44 @@ def write_meta(folder: str | Path, kind: str, meta: dict[str, Any]) -> dict[str,
         json.dump(full, stream, indent=1, ensure_ascii=False)
     os.replace(tmp, root / META)
     return full
+
+
+def write_bundle(
+    folder: str | Path, kind: str, write_files: Callable[[Path], None], meta: dict[str, Any]
+) -> dict[str, Any]:
+    """Write a bundle into a staging folder, then swap it in place of `folder`.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Destination; an existing bundle there is replaced only once the new one is complete.
+    kind : str
+        Bundle kind recorded in ``meta.json``.
+    write_files : callable
+        Called with the staging folder; writes the model files into it.
+    meta : dict
+        Model-specific metadata (see :func:`write_meta`).
+
+    Returns
+    -------
+    dict
+        The metadata written.
+    """
+    target = Path(folder)
+    staging = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    write_files(staging)
+    written = write_meta(staging, kind, meta)
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(target)
+    return written
 
 
 def resolve(name_or_path: str | Path) -> Path:

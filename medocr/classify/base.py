@@ -8,7 +8,6 @@ evaluating (accuracy, macro-F1, confusion matrix) and writing a bundle atomicall
 
 from __future__ import annotations
 
-import shutil
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from medocr.bundles import write_meta
+from medocr.bundles import write_bundle
 from medocr.classify.data import as_labels, check_images, normalize_chars
 from medocr.errors import ModelError
 
@@ -118,13 +117,8 @@ class CharClassifier:
     ) -> dict[str, Any]:
         """Write the model files and ``meta.json`` into a staging folder, then swap it in."""
         self._check_fitted()
-        target = Path(folder)
-        staging = target.with_name(f".{target.name}.tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        write_files(staging)
         full = {
-            "name": self.meta.get("name", target.name),
+            "name": self.meta.get("name", Path(folder).name),
             "version": self.meta.get("version", "dev"),
             "classes": list(self.classes),
             "input_size": self.size,
@@ -132,15 +126,7 @@ class CharClassifier:
             "deskew": self.deskew,
             **meta,
         }
-        self.meta = write_meta(staging, self.kind, full)
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
-            staging.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(target)
+        self.meta = write_bundle(folder, self.kind, write_files, full)
         return self.meta
 
 

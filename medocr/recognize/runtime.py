@@ -9,7 +9,6 @@ ONNX file and the package is installed, TensorFlow otherwise.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from medocr.bundles import read_meta, resolve, write_meta
+from medocr.bundles import read_meta, resolve, write_bundle
 from medocr.errors import ModelError
 from medocr.recognize.alphabet import Alphabet
 from medocr.recognize.crnn import CRNNConfig, frame_count, pad_batch, prepare_line, softmax
@@ -60,14 +59,10 @@ def save_recognizer(
     dict
         The metadata written.
     """
-    target = Path(folder)
-    staging = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    model.save(staging / "model.keras")
-    meta = write_meta(
-        staging,
+    return write_bundle(
+        folder,
         KIND,
+        lambda staging: model.save(staging / "model.keras"),
         {
             "alphabet": alphabet.to_dict(),
             "input_height": config.height,
@@ -78,15 +73,6 @@ def save_recognizer(
             "metrics": metrics or {},
         },
     )
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(target)
-    return meta
 
 
 @dataclass(eq=False)

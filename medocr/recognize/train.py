@@ -121,7 +121,7 @@ class Trainer:
         self.out = Path(config.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.results_path = self.out / RESULTS
-        self._forward: Any = None
+        self._reader: Any = None  # Recognizer over the model being trained (validation)
 
     # ----- data -------------------------------------------------------------------------
     def _load_sources(self) -> None:
@@ -308,26 +308,19 @@ class Trainer:
     def validate(self, model: Any, encoded: EncodedLines) -> float:
         """Greedy-decoding CER of `model` on a validation set."""
         from medocr.evaluate.metrics import cer
+        from medocr.recognize.runtime import Recognizer
 
+        if self._reader is None or self._reader.model is not model:  # traced once per model
+            self._reader = Recognizer(model, self.alphabet, self.model_config, {})
         truths, guesses = [], []
-        forward = self._inference(model)
         data = line_dataset(encoded, self.config.height, 64, training=False)
         for images, widths, labels in data:
-            probs = softmax(forward(images).numpy())
+            probs = softmax(self._reader.logits(images.numpy()))
             frames = np.asarray(frame_count(widths.numpy()))
             for row in range(probs.shape[0]):
                 guesses.append(_greedy_text(probs[row, : frames[row]], self.alphabet))
                 truths.append(self.alphabet.decode([i for i in labels[row].numpy() if i >= 0]))
         return cer(truths, guesses)
-
-    def _inference(self, model: Any) -> Any:
-        """Return the model's inference pass, traced once for every batch size and width."""
-        if self._forward is None:
-            import tensorflow as tf
-
-            spec = tf.TensorSpec([None, self.config.height, None, 1], tf.float32)
-            self._forward = tf.function(lambda x: model(x, training=False), input_signature=[spec])
-        return self._forward
 
     def _record(
         self,
