@@ -31,25 +31,29 @@ PROBE = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     samples = []
     for _ in range(args.runs):
-        out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
+        )
         samples.append(json.loads(out.stdout))
     seconds = statistics.median(s["seconds"] for s in samples)
     kib = statistics.median(s["kib"] for s in samples)
     heavy = sorted({m for s in samples for m in s["heavy"]})
     verdict = "met" if seconds < 0.5 and "tensorflow" not in heavy else "MISSED"
-    body = (f"Fresh interpreter per run, {args.runs} runs.\n\n"
-            f"| median import time | memory added (max RSS) | heavy modules imported |\n"
-            f"|---:|---:|---|\n| {seconds * 1000:.1f} ms | {kib / 1024:.1f} MiB | "
-            f"{', '.join(heavy) or 'none'} |\n\n"
-            f"Target < 0.5 s and no TensorFlow: **{verdict}**.")
+    body = (
+        f"Fresh interpreter per run, {args.runs} runs.\n\n"
+        f"| median import time | memory added (max RSS) | heavy modules imported |\n"
+        f"|---:|---:|---|\n| {seconds * 1000:.1f} ms | {kib / 1024:.1f} MiB | "
+        f"{', '.join(heavy) or 'none'} |\n\n"
+        f"Target < 0.5 s and no TensorFlow: **{verdict}**."
+    )
     print(body)
     if not args.no_record:
         record("import", "`import medocr` cost", body)

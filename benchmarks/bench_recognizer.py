@@ -51,8 +51,10 @@ def synth_lines(count: int) -> tuple[list[np.ndarray], list[str]]:
     from medocr.synth.text import Vocabulary
 
     fonts, vocabulary = find_handwriting_fonts(), Vocabulary.default()
-    lines = [render_line(np.random.default_rng(np.random.SeedSequence([3, i, 7])), fonts,
-                         vocabulary) for i in range(count)]
+    lines = [
+        render_line(np.random.default_rng(np.random.SeedSequence([3, i, 7])), fonts, vocabulary)
+        for i in range(count)
+    ]
     return [line.image for line in lines], [line.text for line in lines]
 
 
@@ -80,8 +82,9 @@ def decoders(recognizer: Recognizer):
     return {
         "greedy": lambda p: greedy(p).text,
         "word beam": lambda p: word_beam_search(p, lexicon, beam_width=16).text,
-        "word beam + bigram": lambda p: word_beam_search(p, lexicon, beam_width=16,
-                                                         lm=lexicon.bigrams).text,
+        "word beam + bigram": lambda p: (
+            word_beam_search(p, lexicon, beam_width=16, lm=lexicon.bigrams).text
+        ),
     }, chars
 
 
@@ -92,8 +95,9 @@ def tesseract(images: list[np.ndarray]) -> list[str] | None:
         pytesseract.get_tesseract_version()
     except Exception:  # not installed: skipped with a message
         return None
-    return [pytesseract.image_to_string(image, lang="fra", config="--psm 7").strip()
-            for image in images]
+    return [
+        pytesseract.image_to_string(image, lang="fra", config="--psm 7").strip() for image in images
+    ]
 
 
 def speed(recognizer_path: Path, images: list[np.ndarray]) -> dict[str, float]:
@@ -117,27 +121,40 @@ def speed(recognizer_path: Path, images: list[np.ndarray]) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--bundle", default=DEFAULT_MODEL)
     parser.add_argument("--data", default=os.environ.get("MEDOCR_DATA", "../shared/data"))
     parser.add_argument("--synth-lines", type=int, default=500)
-    parser.add_argument("--certificates", type=int, default=100,
-                        help="synthetic certificates cut into the synth-cut set")
+    parser.add_argument(
+        "--certificates",
+        type=int,
+        default=100,
+        help="synthetic certificates cut into the synth-cut set",
+    )
     parser.add_argument("--max-lines", type=int, default=0, help="per real set (0 = all)")
     parser.add_argument("--tesseract-lines", type=int, default=150)
     parser.add_argument("--no-record", action="store_true")
-    parser.add_argument("--card", action="store_true",
-                        help="also rewrite the bundle's MODEL_CARD.md with these figures")
-    parser.add_argument("--version", default="0.1.0",
-                        help="with --card: the version recorded in the bundle (default 0.1.0)")
+    parser.add_argument(
+        "--card",
+        action="store_true",
+        help="also rewrite the bundle's MODEL_CARD.md with these figures",
+    )
+    parser.add_argument(
+        "--version",
+        default="0.1.0",
+        help="with --card: the version recorded in the bundle (default 0.1.0)",
+    )
     args = parser.parse_args()
     from medocr.bundles import resolve
 
     folder = resolve(args.bundle)
     recognizer = Recognizer.load(folder, backend="tensorflow")
-    sets = {"synth-crops": synth_lines(args.synth_lines),
-            "synth-cut": certificate_lines(args.certificates)}
+    sets = {
+        "synth-crops": synth_lines(args.synth_lines),
+        "synth-cut": certificate_lines(args.certificates),
+    }
     data = Path(args.data)
     for name, sub in (("poilus-val", "poilus-lines"), ("lectaurep-val", "lectaurep-lines")):
         path = data / sub / "val.jsonl"
@@ -158,8 +175,15 @@ def main() -> None:
         if read is None:
             print("tesseract not installed: its rows are skipped")
         else:
-            rows.append((name, "Tesseract 5 fra psm 7", count, cer(truths[:count], read),
-                         wer(truths[:count], read)))
+            rows.append(
+                (
+                    name,
+                    "Tesseract 5 fra psm 7",
+                    count,
+                    cer(truths[:count], read),
+                    wer(truths[:count], read),
+                )
+            )
             print(rows[-1])
     rates = speed(folder, sets["synth-crops"][0])
     table = ["| line set | decoder | lines | CER | WER |", "|---|---|---:|---:|---:|"]
@@ -167,12 +191,16 @@ def main() -> None:
     speeds = ["| backend | lines/s |", "|---|---:|"]
     speeds += [f"| {k} | {v:.0f} |" for k, v in rates.items()]
     meta = recognizer.meta
-    body = (f"Bundle `{args.bundle}` ({meta['parameters']:,} parameters, height "
-            f"{meta['input_height']}, {len(recognizer.alphabet.chars)} characters, trained "
-            f"{meta['training'].get('epoch', '?')} epochs).\n\n" + "\n".join(table)
-            + "\n\nSpeed (synth-crops lines, this machine):\n\n" + "\n".join(speeds)
-            + "\n\nTargets: synthetic CER <= 2% greedy; poilus-val CER <= 15%; >= 300 lines/s "
-              "at batch 64.")
+    body = (
+        f"Bundle `{args.bundle}` ({meta['parameters']:,} parameters, height "
+        f"{meta['input_height']}, {len(recognizer.alphabet.chars)} characters, trained "
+        f"{meta['training'].get('epoch', '?')} epochs).\n\n"
+        + "\n".join(table)
+        + "\n\nSpeed (synth-crops lines, this machine):\n\n"
+        + "\n".join(speeds)
+        + "\n\nTargets: synthetic CER <= 2% greedy; poilus-val CER <= 15%; >= 300 lines/s "
+        "at batch 64."
+    )
     print(body)
     if not args.no_record:
         record("recognizer", "CRNN recognizer (model card figures)", body)
@@ -191,16 +219,27 @@ def write_card(folder: Path, recognizer: Recognizer, figures: str, version: str)
         f"- **{d['name']}**: {d['train_lines']:,} lines ({d['train_documents']:,} writers or "
         f"documents), sampling weight {d['weight']}, from `{d['train']}`"
         + (f"; {d['attribution']}" if d.get("attribution") else "")
-        for d in training.get("data", []))
-    card = CARD.format(name=folder.name, parameters=meta["parameters"],
-                       height=meta["input_height"], chars="".join(recognizer.alphabet.chars),
-                       n_chars=len(recognizer.alphabet.chars), sources=sources,
-                       command=training.get("command", "?"), epoch=training.get("epoch", "?"),
-                       figures=figures, lineage=LINEAGE.get(version, ""),
-                       calibration=calibration_text(folder))
+        for d in training.get("data", [])
+    )
+    card = CARD.format(
+        name=folder.name,
+        parameters=meta["parameters"],
+        height=meta["input_height"],
+        chars="".join(recognizer.alphabet.chars),
+        n_chars=len(recognizer.alphabet.chars),
+        sources=sources,
+        command=training.get("command", "?"),
+        epoch=training.get("epoch", "?"),
+        figures=figures,
+        lineage=LINEAGE.get(version, ""),
+        calibration=calibration_text(folder),
+    )
     (folder / "MODEL_CARD.md").write_text(card, encoding="utf-8")
-    keep = {k: v for k, v in meta.items()
-            if k not in ("format_version", "kind", "files", "medocr_version")}
+    keep = {
+        k: v
+        for k, v in meta.items()
+        if k not in ("format_version", "kind", "files", "medocr_version")
+    }
     keep.update(name=folder.name, version=version)
     write_meta(folder, KIND, keep)
     print(f"wrote {folder / 'MODEL_CARD.md'} and re-hashed the bundle")
@@ -234,10 +273,12 @@ def calibration_text(folder: Path) -> str:
     for kind, entry in sorted(data["kinds"].items()):
         cells = [("never" if v is None else f"{v:.3f}") for v in entry["thresholds"].values()]
         rows.append(f"| {kind} | {entry['fields']} | {' / '.join(cells)} |")
-    return (f"`calibration.json`: isotonic maps per field kind fitted with `medocr evaluate "
-            f"--fit-calibration` on {data['source']}. The pipeline reports calibrated "
-            "confidences and accepts at these thresholds (\"never\": no threshold keeps the "
-            "validation fields under that error):\n\n" + "\n".join(rows))
+    return (
+        f"`calibration.json`: isotonic maps per field kind fitted with `medocr evaluate "
+        f"--fit-calibration` on {data['source']}. The pipeline reports calibrated "
+        'confidences and accepts at these thresholds ("never": no threshold keeps the '
+        "validation fields under that error):\n\n" + "\n".join(rows)
+    )
 
 
 CARD = """# Model card: {name}

@@ -545,6 +545,26 @@ def _cmd_dataset_field_lines(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if summary.failed else EXIT_OK
 
 
+def _cmd_dataset_pack(args: argparse.Namespace) -> int:
+    from medocr.dataset.packed import PackSource, pack_line_sets
+
+    try:
+        sources = [PackSource.parse(spec) for spec in args.source]
+    except ValueError as exc:
+        raise MedocrError(str(exc)) from exc
+    counts = pack_line_sets(
+        sources, args.out, height=args.height, quality=args.quality,
+        image_format=args.image_format, seed=args.seed,
+    )  # fmt: skip
+    size = Path(args.out).stat().st_size / 2**20
+    lines = sum(n for key, n in counts.items() if key != "unreadable")
+    print(
+        f"pack: {lines} lines ({counts['unreadable']} unreadable skipped), "
+        f"{size:.1f} MiB -> {args.out}"
+    )
+    return EXIT_OK
+
+
 def _dataset_alphabet(path: str | None) -> Any:
     """Alphabet from a text file (its characters) or a JSON file with ``chars``."""
     if path is None:
@@ -925,6 +945,31 @@ def build_parser() -> argparse.ArgumentParser:
     dlines.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_pipeline_options(dlines)
     dlines.set_defaults(func=_cmd_dataset_field_lines)
+
+    dpack = dsub.add_parser(
+        "pack",
+        help="pack line sets, resized to the model height, into one compact .npz",
+        description="Resize every line of some JSONL line sets to the model height, "
+        "re-encode it (WebP by default) and store all of them with their texts in one .npz "
+        "(no pickle): the training data that `python -m medocr.recognize.portable` reads, "
+        "small enough to carry to a machine without ../shared/data.",
+    )
+    dpack.add_argument(
+        "--source",
+        action="append",
+        required=True,
+        metavar="SPEC",
+        help="NAME=FILE.jsonl[:train|val][#LIMIT]: a line set, its role (default train) and "
+        "an optional number of lines drawn from it; repeat for each set",
+    )
+    dpack.add_argument("--out", required=True, help="output .npz")
+    dpack.add_argument("--height", type=int, default=48, help="line height (default 48)")
+    dpack.add_argument("--quality", type=int, default=60, help="lossy quality (default 60)")
+    dpack.add_argument(
+        "--image-format", default="webp", choices=("webp", "jpg"), help="default webp"
+    )
+    dpack.add_argument("--seed", type=int, default=0, help="draw of limited sets (default 0)")
+    dpack.set_defaults(func=_cmd_dataset_pack)
 
     dstats = dsub.add_parser("stats", help="print a dataset's card")
     dstats.add_argument("dataset", help="dataset folder")

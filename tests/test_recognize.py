@@ -7,9 +7,9 @@ import pytest
 
 from medocr.bundles import read_meta
 from medocr.errors import MedocrError, ModelError
-from medocr.recognize.alphabet import Alphabet
+from medocr.recognize.alphabet import Alphabet, build_alphabet
 from medocr.recognize.crnn import CRNNConfig, frame_count, pad_batch, prepare_line
-from medocr.recognize.train import DataSource, build_alphabet
+from medocr.recognize.train import DataSource
 
 pytestmark = pytest.mark.tf
 

@@ -8,6 +8,7 @@ straight ``'`` both become ``'``) before encoding.
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -104,3 +105,19 @@ class Alphabet:
         if data.get("blank", "last") != "last":
             raise ValueError("only alphabets with the blank last are supported")
         return cls(tuple(str(data["chars"])))
+
+
+def build_alphabet(
+    texts: list[str], min_count: int, extra: str, base: Alphabet | None = None
+) -> Alphabet:
+    """Alphabet of the characters seen at least `min_count` times (plus `extra`).
+
+    With a `base` alphabet (fine-tuning), its characters keep their indices and new ones
+    are appended, so the learned outputs carry over.
+    """
+    counts = Counter(c for text in texts for c in text)
+    wanted = {c for c, n in counts.items() if n >= min_count} | set(extra)
+    wanted.discard("\n")
+    if base is None:
+        return Alphabet(tuple(sorted(wanted)))
+    return Alphabet(base.chars + tuple(sorted(wanted - set(base.chars))))

@@ -167,3 +167,20 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def transfer_weights(source: Any, target: Any, old_chars: int) -> None:
+    """Copy every layer's weights; the output layer keeps old characters and the blank."""
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        weights = source.get_layer(layer.name).get_weights()
+        if layer.name == "logits":
+            new_kernel, new_bias = layer.get_weights()
+            new_kernel[:, :old_chars], new_bias[:old_chars] = (
+                weights[0][:, :old_chars],
+                weights[1][:old_chars],
+            )
+            new_kernel[:, -1], new_bias[-1] = weights[0][:, -1], weights[1][-1]
+            weights = [new_kernel, new_bias]
+        layer.set_weights(weights)

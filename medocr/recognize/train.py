@@ -16,7 +16,6 @@ import json
 import os
 import sys
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,14 @@ import numpy as np
 
 from medocr.dataset.readers import EncodedLines, encode_records, line_dataset, read_line_set
 from medocr.errors import MedocrError
-from medocr.recognize.alphabet import Alphabet
-from medocr.recognize.crnn import CRNNConfig, build_model, frame_count, softmax
+from medocr.recognize.alphabet import Alphabet, build_alphabet
+from medocr.recognize.crnn import (
+    CRNNConfig,
+    build_model,
+    frame_count,
+    softmax,
+    transfer_weights,
+)
 
 RESULTS = "results.json"
 
@@ -83,22 +88,6 @@ class TrainConfig:
     extra_chars: str = ""
     strategy: str | None = None
     notes: dict[str, Any] = field(default_factory=dict)
-
-
-def build_alphabet(
-    texts: list[str], min_count: int, extra: str, base: Alphabet | None = None
-) -> Alphabet:
-    """Alphabet of the characters seen at least `min_count` times (plus `extra`).
-
-    With a `base` alphabet (fine-tuning), its characters keep their indices and new ones
-    are appended, so the learned outputs carry over.
-    """
-    counts = Counter(c for text in texts for c in text)
-    wanted = {c for c, n in counts.items() if n >= min_count} | set(extra)
-    wanted.discard("\n")
-    if base is None:
-        return Alphabet(tuple(sorted(wanted)))
-    return Alphabet(base.chars + tuple(sorted(wanted - set(base.chars))))
 
 
 def _strategy(name: str | None) -> Any:
@@ -189,7 +178,7 @@ class Trainer:
             )
         model = build_model(model_config)
         if self.base is not None:
-            _transfer_weights(self.base.model, model, len(self.base.alphabet.chars))
+            transfer_weights(self.base.model, model, len(self.base.alphabet.chars))
         self.model_config = model_config
         return model
 
@@ -453,20 +442,3 @@ def _greedy_text(probs: np.ndarray, alphabet: Alphabet) -> str:
     from medocr.types import FrameProbs
 
     return greedy(FrameProbs(np.ascontiguousarray(probs), alphabet)).text
-
-
-def _transfer_weights(source: Any, target: Any, old_chars: int) -> None:
-    """Copy every layer's weights; the output layer keeps old characters and the blank."""
-    for layer in target.layers:
-        if not layer.weights:
-            continue
-        weights = source.get_layer(layer.name).get_weights()
-        if layer.name == "logits":
-            new_kernel, new_bias = layer.get_weights()
-            new_kernel[:, :old_chars], new_bias[:old_chars] = (
-                weights[0][:, :old_chars],
-                weights[1][:old_chars],
-            )
-            new_kernel[:, -1], new_bias[-1] = weights[0][:, -1], weights[1][-1]
-            weights = [new_kernel, new_bias]
-        layer.set_weights(weights)

@@ -1,0 +1,105 @@
+"""Benchmark: greedy CER of several recognizer bundles on every real validation set.
+
+Compares bundles side by side on the same lines: each `val.jsonl` of ``../shared/data``
+that has one (writers never seen in training), and ``synth-cut``, the lines the reading
+pipeline cuts from fresh synthetic certificates (``medocr synth --seed 3``, the set of
+``bench_recognizer.py``). Greedy decoding, TensorFlow backend (the ONNX copy gives the
+same probabilities). The table goes to RESULTS.md, section "Greedy CER on every
+validation set".
+
+    python benchmarks/bench_val_sets.py --bundle shipped=fr-crnn-small \
+        --bundle gpu=/work/runs/gpu2/A [--data ../shared/data] [--certificates 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_recognizer import certificate_lines, real_lines  # noqa: E402
+from results import record  # noqa: E402
+
+from medocr.decode import greedy  # noqa: E402
+from medocr.evaluate.metrics import cer  # noqa: E402
+from medocr.recognize.runtime import Recognizer  # noqa: E402
+
+REAL_SETS = ("poilus", "lectaurep", "copiste", "peraire", "cremma-mss19")
+
+
+def line_sets(data: Path, certificates: int) -> dict[str, tuple[list[np.ndarray], list[str]]]:
+    """Every validation set: name -> (uint8 line images, texts)."""
+    sets = {}
+    for name in REAL_SETS:
+        path = data / f"{name}-lines" / "val.jsonl"
+        if path.exists():
+            sets[f"{name}-val"] = real_lines(path, 0)
+        else:
+            print(f"bench_val_sets: {path} missing, skipped", file=sys.stderr)
+    if certificates:
+        sets["synth-cut"] = certificate_lines(certificates)
+    return sets
+
+
+def greedy_cer(recognizer: Recognizer, images: list[np.ndarray], texts: list[str]) -> float:
+    """Greedy CER of `recognizer` on the lines."""
+    guesses = [greedy(p).text for p in recognizer.predict(images)]
+    return float(cer(texts, guesses))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--bundle",
+        action="append",
+        required=True,
+        metavar="LABEL=BUNDLE",
+        help="a bundle to score (path or shipped name); repeat",
+    )
+    parser.add_argument("--data", default=os.environ.get("MEDOCR_DATA", "../shared/data"))
+    parser.add_argument(
+        "--certificates",
+        type=int,
+        default=100,
+        help="synthetic certificates for synth-cut (0: skip)",
+    )
+    parser.add_argument("--no-record", action="store_true", help="print, do not write RESULTS")
+    args = parser.parse_args()
+    data = Path(args.data)
+    if not data.is_dir():
+        sys.exit(f"bench_val_sets: {data} not found (set --data or MEDOCR_DATA)")
+    sets = line_sets(data, args.certificates)
+    rows = []
+    for spec in args.bundle:
+        label, _, bundle = spec.partition("=")
+        recognizer = Recognizer.load(bundle or label, backend="tensorflow")
+        scores = {name: greedy_cer(recognizer, *lines) for name, lines in sets.items()}
+        print(
+            f"{label} ({recognizer.ref}): " + ", ".join(f"{k} {v:.2%}" for k, v in scores.items()),
+            flush=True,
+        )
+        rows.append((label, recognizer.ref, scores))
+    header = "| bundle | model | " + " | ".join(f"{k} ({len(v[1])})" for k, v in sets.items())
+    lines = [header + " |", "|---" * (len(sets) + 2) + "|"]
+    for label, ref, scores in rows:
+        lines.append(
+            f"| {label} | {ref} | " + " | ".join(f"{v:.2%}" for v in scores.values()) + " |"
+        )
+    body = (
+        "\n".join(lines) + "\n\nGreedy CER; in parentheses, lines per set. synth-cut: "
+        f"lines cut by the pipeline from {args.certificates} synthetic certificates (seed 3)."
+    )
+    print(body)
+    if not args.no_record:
+        record("val-sets", "Greedy CER on every validation set", body)
+
+
+if __name__ == "__main__":
+    main()
