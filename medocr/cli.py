@@ -291,7 +291,7 @@ def _write_calibration(bundle: Path, run: Any, source: str) -> None:
     outcomes = run.outcomes
     calibration = fit_calibration(
         [o.kind for o in outcomes], [o.confidence for o in outcomes],
-        [o.correct() for o in outcomes], source=source,
+        [o.correct() for o in outcomes], source=source, texts=[o.text for o in outcomes],
     )  # fmt: skip
     text = json.dumps(calibration.to_dict(), indent=1)
     (bundle / CALIBRATION_FILE).write_text(text, encoding="utf-8")

@@ -134,17 +134,23 @@ class Pipeline:
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{path}: unreadable calibration ({exc})") from exc
 
-    def threshold(self, kind: str) -> float:
-        """Confidence a field of `kind` needs for ``accept`` (see ``PipelineConfig``)."""
+    def threshold(self, kind: str, text: str | None = None) -> float:
+        """Confidence a field of `kind` that read `text` needs for ``accept``.
+
+        A threshold of ``PipelineConfig.thresholds`` wins; else the calibration's for the
+        field's state (empty or written, when fitted) at ``max_error``; else the default.
+        """
         if kind in self.config.thresholds:
             return self.config.thresholds[kind]
         fitted = (
-            self.calibration.threshold(kind, self.config.max_error) if self.calibration else None
+            self.calibration.threshold(kind, self.config.max_error, text)
+            if self.calibration
+            else None
         )
         return fitted if fitted is not None else DEFAULT_THRESHOLDS.get(kind, 1.0)
 
-    def _confidence(self, kind: str, raw: float) -> float:
-        return self.calibration.apply(kind, raw) if self.calibration is not None else raw
+    def _confidence(self, kind: str, raw: float, text: str) -> float:
+        return self.calibration.apply(kind, raw, text) if self.calibration is not None else raw
 
     @cached_property
     def steps(self) -> dict[str, str]:
@@ -408,12 +414,13 @@ class Pipeline:
         # Logistic in the ratio to the threshold: 0.5 at the threshold, ~0.98 at 2x or 0.5x.
         p_checked = 1.0 / (1.0 + math.exp(-5.6 * math.log(max(density, 1e-6) / threshold)))
         checked = p_checked >= 0.5
-        confidence = self._confidence("checkbox", p_checked if checked else 1.0 - p_checked)
+        text = "X" if checked else ""
+        confidence = self._confidence("checkbox", p_checked if checked else 1.0 - p_checked, text)
         return FieldResult(
             item.crop.name,
-            "X" if checked else "",
+            text,
             round(confidence, 6),
-            self._route("checkbox", confidence),
+            self._route("checkbox", confidence, text),
             kind="checkbox",
             value={"checked": checked, "ink": round(density, 5)},
             bbox=item.crop.bbox,
@@ -421,12 +428,13 @@ class Pipeline:
 
     def _empty(self, item: _Field) -> FieldResult:
         kind = item.crop.kind
-        confidence = self._confidence(kind, max(0.0, 1.0 - item.ink_pixels / self.config.empty_ink))
+        raw = max(0.0, 1.0 - item.ink_pixels / self.config.empty_ink)
+        confidence = self._confidence(kind, raw, "")
         return FieldResult(
             item.crop.name,
             "",
             round(confidence, 6),
-            self._route(kind, confidence),
+            self._route(kind, confidence, ""),
             kind=kind,
             bbox=item.crop.bbox,
         )
@@ -443,10 +451,11 @@ class Pipeline:
             for hyp, line in zip(hypotheses, item.lines, strict=True)
         )
         text = " ".join(line.text for line in lines if line.text)
-        confidence = self._confidence(kind, float(np.prod([line.confidence for line in lines])))
+        raw = float(np.prod([line.confidence for line in lines]))
+        confidence = self._confidence(kind, raw, text)
         value = _normalised(kind, text)
         parsed_ok = kind not in ("interval", "date") or not text or value is not None
-        route = self._route(kind, confidence) if parsed_ok else "review"
+        route = self._route(kind, confidence, text) if parsed_ok else "review"
         return FieldResult(
             item.crop.name,
             text,
@@ -460,8 +469,8 @@ class Pipeline:
             lines,
         )
 
-    def _route(self, kind: str, confidence: float) -> str:
-        return "accept" if confidence >= self.threshold(kind) else "review"
+    def _route(self, kind: str, confidence: float, text: str) -> str:
+        return "accept" if confidence >= self.threshold(kind, text) else "review"
 
 
 # --- helpers ---------------------------------------------------------------------------------

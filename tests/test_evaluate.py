@@ -9,6 +9,7 @@ from medocr.evaluate.calibration import (
     Calibration,
     accuracy_coverage,
     automation_rate,
+    calibration_key,
     expected_calibration_error,
     fit_calibration,
     reliability,
@@ -86,6 +87,33 @@ def test_fitted_calibration_is_calibrated_and_round_trips():
     hopeless = fit_calibration(kinds, raw, np.zeros(4000, bool))
     assert hopeless.kinds["cause"].thresholds["0.01"] is None
     assert hopeless.threshold("cause", 0.01) == float("inf") and hopeless.threshold("x") is None
+
+
+def test_calibration_separates_empty_and_written_fields():
+    rng = np.random.default_rng(1)
+    raw = rng.random(6000)
+    written = rng.random(6000) < 0.25
+    # blank fields read as blank are nearly always right, whatever their raw confidence;
+    # written ones are wrong at least 3% of the time
+    right = np.where(written, rng.random(6000) < 0.97 * raw**2, rng.random(6000) < 0.999)
+    texts = ["a cause" if w else "" for w in written]
+    kinds = ["interval"] * 6000
+    calibration = fit_calibration(kinds, raw, right, texts=texts)
+    assert {"interval", "interval:empty", "interval:written"} <= set(calibration.kinds)
+    assert calibration_key("interval", "  ") == "interval:empty"
+    assert calibration.apply("interval", 0.6, "") > calibration.apply("interval", 0.6, "3 ans")
+    assert calibration.apply("interval", 0.6) == calibration.kinds["interval"].apply(0.6)
+    for state, text in ((~written, ""), (written, "x")):
+        fixed = np.array([calibration.apply("interval", c, text) for c in raw[state]])
+        accepted = fixed >= calibration.threshold("interval", 0.01, text)
+        assert not accepted.any() or (~right[state][accepted]).mean() <= 0.01, "own promise"
+    pooled = fit_calibration(kinds, raw, right)  # one curve for both: the written pay for it
+    fixed = np.array([pooled.apply("interval", c) for c in raw[written]])
+    accepted = fixed >= pooled.threshold("interval", 0.01)
+    assert accepted.any() and (~right[written][accepted]).mean() > 0.01
+    sparse = fit_calibration(kinds[:30], raw[:30], right[:30], texts=texts[:30])
+    assert "interval" in sparse.kinds and "interval:written" not in sparse.kinds
+    assert sparse.apply("interval", 0.6, "x") == sparse.apply("interval", 0.6)  # fallback
 
 
 # --- field report ---------------------------------------------------------------------------

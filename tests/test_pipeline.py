@@ -65,7 +65,7 @@ def test_thresholds_come_from_config_then_calibration_then_defaults(tmp_path):
     write_meta(bundle, meta["kind"], {k: v for k, v in meta.items() if k != "files"})
     pipeline = Pipeline(model=str(bundle))
     assert pipeline.threshold("cause") == 0.85 and pipeline.threshold("date") == 0.9
-    assert pipeline._confidence("cause", 0.75) == pytest.approx(0.55)
+    assert pipeline._confidence("cause", 0.75, "cancer") == pytest.approx(0.55)
     assert Pipeline(model=str(bundle), thresholds={"cause": 0.5}).threshold("cause") == 0.5
     assert Pipeline(model=str(bundle), calibrate=False).calibration is None
     (bundle / "calibration.json").write_text('{"format": "other"}')

@@ -12,6 +12,7 @@ Arrays in the file:
 - ``widths`` int32 ``(N,)``: width of each stored line at ``height`` pixels;
 - ``texts``, ``documents`` unicode ``(N,)``; ``source`` int16 ``(N,)`` index into
   ``source_names`` unicode ``(S,)``; ``source_kinds`` unicode ``(S,)`` (``train`` or ``val``);
+  ``source_paths`` unicode ``(S,)``: the JSONL file each source was packed from;
 - ``height`` int32 scalar.
 """
 
@@ -71,6 +72,7 @@ class PackedLines:
     source_names: np.ndarray
     source_kinds: np.ndarray
     height: int
+    source_paths: np.ndarray | None = None  # absent from files packed before it existed
 
     @classmethod
     def load(cls, path: str | Path) -> PackedLines:
@@ -93,6 +95,15 @@ class PackedLines:
         if image is None:
             raise ValueError(f"packed line {index}: undecodable image")
         return image
+
+    def source_path(self, name: str, kind: str) -> str:
+        """JSONL file a source was packed from (``?`` when the file does not say)."""
+        for number, (other, other_kind) in enumerate(
+            zip(self.source_names, self.source_kinds, strict=True)
+        ):
+            if other == name and other_kind == kind and self.source_paths is not None:
+                return str(self.source_paths[number])
+        return "?"
 
     def indices(self, kind: str) -> dict[str, np.ndarray]:
         """Line indices of each source of one kind, by source name."""
@@ -195,6 +206,7 @@ def pack_line_sets(
         source=np.array(owners, np.int16),
         source_names=np.array([s.name for s in sources], dtype=str),
         source_kinds=np.array([s.kind for s in sources], dtype=str),
+        source_paths=np.array([s.path for s in sources], dtype=str),
         height=np.int32(height),
     )
     write_atomic(Path(out), buffer.getvalue())

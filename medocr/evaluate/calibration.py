@@ -12,6 +12,13 @@ Given confidences and correctness of many fields:
 observed probability of being correct (on a validation set), plus the thresholds that
 reach 0.5%, 1% and 2% error; :class:`Calibration` is stored as ``calibration.json`` in the
 recognizer bundle and the pipeline applies it.
+
+Empty and written fields of one kind do not share a curve: a blank interval box read as
+blank is right far more often than a written one read at the same raw confidence, and
+one curve for both accepted written fields with several times the target error. Given
+the texts read, each kind is fitted as ``KIND:empty`` (nothing read) and ``KIND:written``
+(see :func:`calibration_key`); the plain ``KIND`` entry stays as the fallback for a
+state with too few validation fields.
 """
 
 from __future__ import annotations
@@ -123,6 +130,11 @@ def automation_rate(confidences: Any, correct: Any, max_error: float = 0.01) -> 
     return float(coverage[best]), float(threshold[best])
 
 
+def calibration_key(kind: str, text: str) -> str:
+    """``KIND:empty`` when nothing was read (blank or whitespace), else ``KIND:written``."""
+    return f"{kind}:{'written' if text.strip() else 'empty'}"
+
+
 def _isotonic(conf: np.ndarray, right: np.ndarray) -> tuple[list[float], list[float]]:
     from sklearn.isotonic import IsotonicRegression
 
@@ -167,18 +179,32 @@ class Calibration:
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def apply(self, kind: str, confidence: float) -> float:
-        """Calibrated confidence (unchanged for kinds it was not fitted on)."""
-        model = self.kinds.get(kind)
+    def _model(self, kind: str, text: str | None) -> KindCalibration | None:
+        """Return the entry of `kind` in the state of `text` (empty/written), else of `kind`."""
+        if text is not None:
+            model = self.kinds.get(calibration_key(kind, text))
+            if model is not None:
+                return model
+        return self.kinds.get(kind)
+
+    def apply(self, kind: str, confidence: float, text: str | None = None) -> float:
+        """Calibrated confidence of a field of `kind` that read `text`.
+
+        Unchanged for kinds it was not fitted on. With `text`, the entry of its state
+        (``KIND:empty`` / ``KIND:written``) is used when fitted.
+        """
+        model = self._model(kind, text)
         return model.apply(confidence) if model else confidence
 
-    def threshold(self, kind: str, max_error: float = 0.01) -> float | None:
-        """Calibrated confidence to accept at for `max_error`.
+    def threshold(
+        self, kind: str, max_error: float = 0.01, text: str | None = None
+    ) -> float | None:
+        """Calibrated confidence to accept at for `max_error` (state of `text` as in :meth:`apply`).
 
         None when the kind was not fitted for that target; ``inf`` (never accept) when no
         threshold kept the validation fields under `max_error`.
         """
-        model = self.kinds.get(kind)
+        model = self._model(kind, text)
         key = f"{max_error:g}"
         if model is None or key not in model.thresholds:
             return None
@@ -209,7 +235,13 @@ class Calibration:
 
 
 def fit_calibration(
-    kinds: list[str], confidences: Any, correct: Any, *, source: str = "", min_fields: int = 20
+    kinds: list[str],
+    confidences: Any,
+    correct: Any,
+    *,
+    source: str = "",
+    min_fields: int = 20,
+    texts: list[str] | None = None,
 ) -> Calibration:
     """Fit a :class:`Calibration` on validation fields.
 
@@ -222,16 +254,23 @@ def fit_calibration(
     source : str
         Description of the validation data, recorded.
     min_fields : int
-        Kinds with fewer fields keep raw confidences (no entry).
+        Kinds (and states) with fewer fields keep raw confidences (no entry).
+    texts : list of str, optional
+        ``(N,)`` texts read: each kind is then also fitted per state, ``KIND:empty`` and
+        ``KIND:written`` (:func:`calibration_key`).
 
     Returns
     -------
     Calibration
     """
     conf, right = _arrays(confidences, correct)
-    labels = np.asarray(kinds)
+    groups = list(kinds)
+    if texts is not None:
+        groups += [calibration_key(k, t) for k, t in zip(kinds, texts, strict=True)]
+        conf, right = np.concatenate([conf, conf]), np.concatenate([right, right])
+    labels = np.asarray(groups)
     fitted = {}
-    for kind in sorted(set(kinds)):
+    for kind in sorted(set(groups)):
         mask = labels == kind
         if mask.sum() < min_fields:
             continue

@@ -542,14 +542,16 @@ class PortableTrainer:
         training = {
             "config": asdict(self.config),
             "trainer": f"medocr.recognize.portable ({results['backend']} backend)",
-            "train_lines": results["train_lines"],
+            "data": data_summary(self.packed, self.config.weights),
             "step": best["step"],
             "lines_seen": best["lines"],
             "command": " ".join(sys.argv),
         }
+        plain = build_model(model_config)  # the weights alone: no optimizer state in the bundle
+        plain.set_weights(model.get_weights())
         save_recognizer(
             self.out / "best",
-            model,
+            plain,
             alphabet,
             model_config,
             training=training,
@@ -560,6 +562,40 @@ class PortableTrainer:
         tmp = self.out / (RESULTS + ".tmp")
         tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, self.out / RESULTS)
+
+
+def data_summary(packed: PackedLines, weights: dict[str, float]) -> list[dict[str, Any]]:
+    """Training sources as the TensorFlow trainer records them (the model card lists them).
+
+    Parameters
+    ----------
+    packed : PackedLines
+        The training file.
+    weights : dict
+        Sampling weight per source name (missing: 1).
+
+    Returns
+    -------
+    list of dict
+        Per training source: name, train and val files, weight, attribution (empty),
+        train_lines, train_documents, val_lines.
+    """
+    val = packed.indices("val")
+    summary = []
+    for name, indices in packed.indices("train").items():
+        summary.append(
+            {
+                "name": name,
+                "train": packed.source_path(name, "train"),
+                "val": packed.source_path(name, "val") if name in val else None,
+                "weight": weights.get(name, 1.0),
+                "attribution": "",
+                "train_lines": int(len(indices)),
+                "train_documents": len({str(d) for d in packed.documents[indices]}),
+                "val_lines": int(len(val.get(name, ()))),
+            }
+        )
+    return summary
 
 
 def _pool(workers: int, packed: PackedLines, labels: list[np.ndarray], height: int) -> Any:
