@@ -260,16 +260,22 @@ LINEAGE = {
     "(`--init fr-crnn-small` 0.2.0 `--out /work/runs/crnn-v3`, stopped once after epoch 3 "
     "and resumed) trained 16 epochs; its best epoch (15) initialised the run below, which "
     "lowered the learning rate to 1e-4.\n\n",
+    "0.4.0": "Version 0.4.0 is a new model trained on a lent GPU (one H200) with the prepared "
+    "recipe (`scripts/gpu-recipe.sh`, Keras 3 on JAX, `medocr.recognize.portable`) on every "
+    "real line set and two synthetic sources packed by `scripts/pack-gpu-lines.sh`: first "
+    "from scratch for 7.5 minutes (peak learning rate 1.5e-3, 859,904 lines seen), then "
+    "continued from that run's best for 4.8 minutes (peak 5e-4, 496,000 lines seen). Same "
+    "architecture as 0.3.0; it does not continue 0.3.0.\n\n",
 }
 
 
 # Attribution of each training source, by the source names the recipes use.
 ATTRIBUTIONS = {
-    "poilus": "poilus-lines: HTR-United \"CREMMA-AN-TestamentsDePoilus\" (Archives nationales, "
+    "poilus": 'poilus-lines: HTR-United "CREMMA-AN-TestamentsDePoilus" (Archives nationales, '
     "Testaments de Poilus), DOI 10.5281/zenodo.10177106, CC BY 4.0",
-    "lectaurep": "lectaurep-lines: HTR-United \"lectaurep-repertoires\" (Archives nationales / "
+    "lectaurep": 'lectaurep-lines: HTR-United "lectaurep-repertoires" (Archives nationales / '
     "Inria LECTAUREP), CC BY 4.0",
-    "copiste": "copiste-lines: BAnQ \"Copiste d'un jour\" (project managers Adèle Aubin and "
+    "copiste": 'copiste-lines: BAnQ "Copiste d\'un jour" (project managers Adèle Aubin and '
     "Pascale Montmartin; the volunteer copyists), CC BY 4.0",
     "peraire": "peraire-lines: Chagué, A., & Pérez, G. (2023), Peraire Ground Truth 2.0.0 "
     "(Digital Peraire, P. Dubourg Glatigny; documents held at the Bibliothèque Sébert, "
