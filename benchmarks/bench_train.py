@@ -83,9 +83,11 @@ def portable_rate(packed: Path, height: int, steps: int, workers: int) -> float:
         WIDTH_BUCKETS,
         BatchPlan,
         _batch_stream,
+        _init_worker,
         _pool,
         as_ink,
         ctc_loss_fn,
+        make_batch,
     )
 
     lines = PackedLines.load(packed)
@@ -100,13 +102,13 @@ def portable_rate(packed: Path, height: int, steps: int, workers: int) -> float:
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=ctc_loss_fn(alphabet.blank))
     plan = BatchPlan(lines, labels, {}, BATCH, 0, WIDTH_BUCKETS)
     pool = _pool(workers, lines, labels, height)
+    _init_worker(lines, labels, height)  # the warm-up batches are made here
     try:
+        for width, members in zip(plan.buckets, plan.members, strict=True):  # trace each shape
+            if len(members):
+                images, targets = make_batch((width, members[:BATCH], 0, True))
+                model.train_on_batch(as_ink(images), targets)
         batches = _batch_stream(pool, plan, 2 * max(1, workers))
-        seen: set[int] = set()
-        while len(seen) < sum(1 for m in plan.members if len(m)):  # trace each bucket
-            images, targets = next(batches)
-            model.train_on_batch(as_ink(images), targets)
-            seen.add(images.shape[2])
         start, count = time.perf_counter(), 0
         for _ in range(steps):
             images, targets = next(batches)
@@ -126,6 +128,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="timed steps per variant")
     parser.add_argument("--lines", type=int, default=1500, help="lines per real set")
     parser.add_argument("--workers", type=int, default=2, help="portable batch workers")
+    parser.add_argument("--heights", default="48,32", help="input heights to time (48,32)")
     parser.add_argument("--no-record", action="store_true", help="print, do not write RESULTS")
     args = parser.parse_args()
     data = Path(args.data)
@@ -135,7 +138,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         files = subsets(data, args.lines, work)
-        for height in (48, 32):
+        for height in (int(h) for h in args.heights.split(",")):
             packed = work / f"lines-{height}.npz"
             pack_line_sets([PackSource(f.stem, str(f)) for f in files], packed, height=height)
             rows.append(("tf-trainer", height, tf_trainer_rate(files, height, args.steps, work)))
