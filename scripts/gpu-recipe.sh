@@ -4,7 +4,7 @@
 # That machine has JAX but no TensorFlow and no network, so this runs Keras 3 on the JAX
 # backend (medocr.recognize.portable) from what travels with the working tree:
 #   .gpu/lines.npz   the packed training and validation lines (scripts/pack-gpu-lines.sh)
-#   .whl/*.whl       keras and the pure dependencies the machine lacks (docs/recognizer.md)
+#   .whl/*.whl       keras and the dependencies the machine lacks (scripts/fetch-gpu-wheels.sh)
 # Two runs share the GPU and the CPU cores, each for MINUTES of wall-clock time:
 #   A  the shipped default continued (--init fr-crnn-small);
 #   B  the same architecture from scratch, on the same data and budget.

@@ -4,15 +4,14 @@
 # Everything that travels to the lent GPU machine must fit in 64 MiB with the working
 # tree (about 12 MiB) and the carried wheels (about 6 MiB): lines are stored at 48 px as
 # WebP (quality 60), lectaurep-lines and the synthetic lines are sampled.
-# Synthetic sources (made here first, see docs/recognizer.md):
-#   $RUNS/fieldlines-{train,val}/lines.jsonl   medocr synth + medocr dataset field-lines
-#   $RUNS/synth-lines-train/lines.jsonl         medocr synth-lines
+# The synthetic sources are made first under $RUNS (scripts/make-synthetic-lines.sh).
 set -euo pipefail
 DATA=${MEDOCR_DATA:-../shared/data}
-RUNS=${RUNS:-/work/runs}
+RUNS=${RUNS:-runs}
 OUT=${1:-.gpu/lines.npz}
 [ -d "$DATA/poilus-lines" ] || { echo "pack-gpu-lines: $DATA has no poilus-lines (set MEDOCR_DATA)" >&2; exit 2; }
 mkdir -p "$(dirname "$OUT")"
+RUNS="$RUNS" bash "$(dirname "$0")/make-synthetic-lines.sh"
 sources=()
 for name in poilus copiste peraire cremma-mss19 cremma-mss20 celestine; do
   sources+=(--source "$name=$DATA/$name-lines/train.jsonl")

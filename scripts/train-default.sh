@@ -8,10 +8,7 @@
 # The best model so far is a bundle in $RUN/best; ship it when it beats the shipped one
 # (benchmarks/bench_val_sets.py compares them on every validation set).
 #
-# Synthetic sources are made once (skipped when present):
-#   $RUNS/certs-{train,val}          medocr synth (800 / 100 certificates, seeds 101 / 102)
-#   $RUNS/fieldlines-{train,val}     medocr dataset field-lines of those certificates
-#   $RUNS/synth-lines-{train,val}    medocr synth-lines (6000 / 300 lines, seeds 103 / 104)
+# Synthetic sources are made once under $RUNS (scripts/make-synthetic-lines.sh).
 #
 #   bash scripts/train-default.sh            # in the background: nohup ... &
 set -euo pipefail
@@ -23,25 +20,13 @@ EPOCHS=${EPOCHS:-200}
 LR=${LR:-5e-5}
 [ -d "$DATA/poilus-lines" ] || { echo "train-default: $DATA has no poilus-lines (set MEDOCR_DATA)" >&2; exit 2; }
 
-make_synthetic() {
-  [ -f "$RUNS/fieldlines-train/lines.jsonl" ] || {
-    medocr synth --count 800 --seed 101 --out "$RUNS/certs-train" --quiet
-    medocr dataset field-lines "$RUNS/certs-train" --out "$RUNS/fieldlines-train" --workers 2 --quiet || true
-  }
-  [ -f "$RUNS/fieldlines-val/lines.jsonl" ] || {
-    medocr synth --count 100 --seed 102 --out "$RUNS/certs-val" --quiet
-    medocr dataset field-lines "$RUNS/certs-val" --out "$RUNS/fieldlines-val" --workers 2 --quiet || true
-  }
-  [ -f "$RUNS/synth-lines-train/lines.jsonl" ] || medocr synth-lines --count 6000 --seed 103 --out "$RUNS/synth-lines-train" --quiet
-  [ -f "$RUNS/synth-lines-val/lines.jsonl" ] || medocr synth-lines --count 300 --seed 104 --out "$RUNS/synth-lines-val" --quiet
-}
-make_synthetic
+RUNS="$RUNS" bash "$(dirname "$0")/make-synthetic-lines.sh"
 
 real() {  # NAME WEIGHT: a real set, with its val split when it has one
   local val="$DATA/$1-lines/val.jsonl"
   [ -s "$val" ] && echo "--data $1=$DATA/$1-lines/train.jsonl,$val@$2" || echo "--data $1=$DATA/$1-lines/train.jsonl@$2"
 }
-# weights: the GPU recipe's (scripts/gpu-recipe.sh), measured in docs/recognizer.md
+# weights: the GPU recipe's (scripts/gpu-recipe.sh), see docs/recognizer.md "Data mixture"
 # shellcheck disable=SC2046
 exec medocr train recognizer --init "$INIT" --out "$RUN" \
   $(real poilus 0.25) $(real lectaurep 0.12) $(real copiste 0.15) $(real peraire 0.08) \
