@@ -166,3 +166,17 @@ def test_jax_trained_bundle_predicts_identically_in_tensorflow(packed_file, tmp_
     ours = np.asarray(model.predict_on_batch(x))
     assert keras.backend.backend() == "tensorflow"
     np.testing.assert_allclose(ours, np.load(reference), atol=1e-4)
+
+
+def test_pack_command_and_its_errors(packed_file, tmp_path, capsys):
+    from medocr.cli import main
+
+    _, train, _ = packed_file
+    out = tmp_path / "cli.npz"
+    spec = f"a={train}#4"
+    assert main(["dataset", "pack", "--source", spec, "--out", str(out), "--height", "32"]) == 0
+    assert "4 lines (0 unreadable skipped)" in capsys.readouterr().out
+    assert len(PackedLines.load(out)) == 4 and PackedLines.load(out).height == 32
+    missing = tmp_path / "missing.jsonl"
+    assert main(["dataset", "pack", "--source", f"a={missing}", "--out", str(out)]) == 2
+    assert f"{missing} not found" in capsys.readouterr().err
