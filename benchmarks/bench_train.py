@@ -25,8 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).parent))
 
 from results import record  # noqa: E402
@@ -78,37 +76,33 @@ def portable_rate(packed: Path, height: int, steps: int, workers: int) -> float:
     import keras
 
     from medocr.recognize.alphabet import build_alphabet
-    from medocr.recognize.crnn import CRNNConfig, build_model
+    from medocr.recognize.crnn import start_model
     from medocr.recognize.portable import (
         WIDTH_BUCKETS,
         BatchPlan,
-        _batch_stream,
-        _init_worker,
-        _pool,
         as_ink,
+        batch_pool,
+        batch_stream,
         ctc_loss_fn,
+        init_worker,
+        label_arrays,
         make_batch,
     )
 
     lines = PackedLines.load(packed)
     alphabet = build_alphabet([str(t) for t in lines.texts], 2, "")
-    labels = [
-        np.array(alphabet.encode(str(t)), np.int32)
-        if not alphabet.unknown(str(t))
-        else np.zeros(0, np.int32)
-        for t in lines.texts
-    ]
-    model = build_model(CRNNConfig.preset("small", height, alphabet.num_classes))
+    labels = label_arrays(lines.texts, alphabet)
+    model, _ = start_model("small", height, alphabet.num_classes)
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=ctc_loss_fn(alphabet.blank))
     plan = BatchPlan(lines, labels, {}, BATCH, 0, WIDTH_BUCKETS)
-    pool = _pool(workers, lines, labels, height)
-    _init_worker(lines, labels, height)  # the warm-up batches are made here
+    pool = batch_pool(workers, lines, labels, height)
+    init_worker(lines, labels, height)  # the warm-up batches are made here
     try:
         for width, members in zip(plan.buckets, plan.members, strict=True):  # trace each shape
             if len(members):
                 images, targets = make_batch((width, members[:BATCH], 0, True))
                 model.train_on_batch(as_ink(images), targets)
-        batches = _batch_stream(pool, plan, 2 * max(1, workers))
+        batches = batch_stream(pool, plan, 2 * max(1, workers))
         start, count = time.perf_counter(), 0
         for _ in range(steps):
             images, targets = next(batches)

@@ -8,7 +8,10 @@ same probabilities). The table goes to RESULTS.md, section "Greedy CER on every
 validation set".
 
     python benchmarks/bench_val_sets.py --bundle shipped=fr-crnn-small \
-        --bundle gpu=/work/runs/gpu2/A [--data ../shared/data] [--certificates 100]
+        --bundle other=PATH [--data ../shared/data] [--certificates 100]
+
+An earlier shipped version is a bundle again with ``git show REV:PATH`` of each of its
+files (RESULTS.md's 0.3.0 row: revision 0d810c3, ``medocr/data/models/fr-crnn-small/*``).
 """
 
 from __future__ import annotations
@@ -22,11 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from bench_height import greedy_cer  # noqa: E402
 from bench_recognizer import certificate_lines, real_lines  # noqa: E402
 from results import record  # noqa: E402
 
-from medocr.decode import greedy  # noqa: E402
-from medocr.evaluate.metrics import cer  # noqa: E402
 from medocr.recognize.runtime import Recognizer  # noqa: E402
 
 REAL_SETS = ("poilus", "lectaurep", "copiste", "peraire", "cremma-mss19")
@@ -44,12 +46,6 @@ def line_sets(data: Path, certificates: int) -> dict[str, tuple[list[np.ndarray]
     if certificates:
         sets["synth-cut"] = certificate_lines(certificates)
     return sets
-
-
-def greedy_cer(recognizer: Recognizer, images: list[np.ndarray], texts: list[str]) -> float:
-    """Greedy CER of `recognizer` on the lines."""
-    guesses = [greedy(p).text for p in recognizer.predict(images)]
-    return float(cer(texts, guesses))
 
 
 def main() -> None:

@@ -26,9 +26,10 @@ INIT_A=${INIT_A:-fr-crnn-small}
 INIT_B=${INIT_B:-}
 LR_A=${LR_A:-7e-4}
 LR_B=${LR_B:-1.5e-3}
-WEIGHTS="--weight poilus=0.25 --weight lectaurep=0.12 --weight copiste=0.15 --weight peraire=0.08
- --weight cremma-mss19=0.05 --weight cremma-mss20=0.01 --weight celestine=0.01
- --weight certlines=0.23 --weight synthlines=0.10"
+# shellcheck source=scripts/mixture.sh
+. "$(dirname "$0")/mixture.sh"
+WEIGHTS=""
+for source in $MIXTURE_REAL $MIXTURE_SYNTH; do WEIGHTS="$WEIGHTS --weight $source"; done
 
 export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
 [ -f "$PACKED" ] || { echo "gpu-recipe: $PACKED not found (scripts/pack-gpu-lines.sh)" >&2; exit 2; }

@@ -26,12 +26,18 @@ real() {  # NAME WEIGHT: a real set, with its val split when it has one
   local val="$DATA/$1-lines/val.jsonl"
   [ -s "$val" ] && echo "--data $1=$DATA/$1-lines/train.jsonl,$val@$2" || echo "--data $1=$DATA/$1-lines/train.jsonl@$2"
 }
-# weights: the GPU recipe's (scripts/gpu-recipe.sh), see docs/recognizer.md "Data mixture"
-# shellcheck disable=SC2046
-exec medocr train recognizer --init "$INIT" --out "$RUN" \
-  $(real poilus 0.25) $(real lectaurep 0.12) $(real copiste 0.15) $(real peraire 0.08) \
-  $(real cremma-mss19 0.05) $(real cremma-mss20 0.01) $(real celestine 0.01) \
-  --data "certlines=$RUNS/fieldlines-train/lines.jsonl,$RUNS/fieldlines-val/lines.jsonl@0.23" \
-  --data "synthlines=$RUNS/synth-lines-train/lines.jsonl,$RUNS/synth-lines-val/lines.jsonl@0.10" \
+# shellcheck source=scripts/mixture.sh
+. "$(dirname "$0")/mixture.sh"
+sources=""
+for source in $MIXTURE_REAL; do sources="$sources $(real "${source%=*}" "${source#*=}")"; done
+declare -A synthetic=(
+  [certlines]="$RUNS/fieldlines-train/lines.jsonl,$RUNS/fieldlines-val/lines.jsonl"
+  [synthlines]="$RUNS/synth-lines-train/lines.jsonl,$RUNS/synth-lines-val/lines.jsonl"
+)
+for source in $MIXTURE_SYNTH; do
+  sources="$sources --data ${source%=*}=${synthetic[${source%=*}]}@${source#*=}"
+done
+# shellcheck disable=SC2086
+exec medocr train recognizer --init "$INIT" --out "$RUN" $sources \
   --batch-size 32 --steps-per-epoch 300 --epochs "$EPOCHS" --patience 8 --seed 11 \
   --learning-rate "$LR" --max-val-lines 300

@@ -14,10 +14,10 @@ from medocr.recognize.alphabet import Alphabet
 from medocr.recognize.crnn import frame_count
 from medocr.recognize.portable import (
     BatchPlan,
-    _init_worker,
     as_ink,
     bucket_of,
     ctc_fits,
+    init_worker,
     make_batch,
     validation_tasks,
 )
@@ -82,7 +82,7 @@ def test_batches_have_bucket_shapes_and_ctc_targets(packed_file):
     alphabet = Alphabet.from_texts(str(t) for t in packed.texts)
     labels = [np.array(alphabet.encode(str(t)), np.int32) for t in packed.texts]
     labels[3] = np.arange(400, dtype=np.int32) % 5  # far too long for its line
-    _init_worker(packed, labels, packed.height)
+    init_worker(packed, labels, packed.height)
     plan = BatchPlan(packed, labels, {"other": 0.0}, 4, seed=0, buckets=(512, 2048))
     drawn = set()
     for _ in range(20):

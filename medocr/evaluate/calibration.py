@@ -264,14 +264,11 @@ def fit_calibration(
     Calibration
     """
     conf, right = _arrays(confidences, correct)
-    groups = list(kinds)
+    masks = _group_masks(kinds)
     if texts is not None:
-        groups += [calibration_key(k, t) for k, t in zip(kinds, texts, strict=True)]
-        conf, right = np.concatenate([conf, conf]), np.concatenate([right, right])
-    labels = np.asarray(groups)
+        masks |= _group_masks([calibration_key(k, t) for k, t in zip(kinds, texts, strict=True)])
     fitted = {}
-    for kind in sorted(set(groups)):
-        mask = labels == kind
+    for kind, mask in sorted(masks.items()):
         if mask.sum() < min_fields:
             continue
         x, y = _isotonic(conf[mask], right[mask])
@@ -282,3 +279,9 @@ def fit_calibration(
             thresholds[f"{target:g}"] = threshold if np.isfinite(threshold) else None
         fitted[kind] = KindCalibration(x, y, thresholds, int(mask.sum()))
     return Calibration(fitted, source)
+
+
+def _group_masks(keys: list[str]) -> dict[str, np.ndarray]:
+    """Boolean mask ``(N,)`` of each distinct key over `keys`."""
+    labels = np.asarray(keys)
+    return {key: labels == key for key in set(keys)}

@@ -184,3 +184,34 @@ def transfer_weights(source: Any, target: Any, old_chars: int) -> None:
             new_kernel[:, -1], new_bias[-1] = weights[0][:, -1], weights[1][-1]
             weights = [new_kernel, new_bias]
         layer.set_weights(weights)
+
+
+def start_model(
+    preset: str, height: int, num_classes: int, base: Any = None
+) -> tuple[Any, CRNNConfig]:
+    """Build the model a training run starts from: a preset, or a loaded bundle's network.
+
+    Parameters
+    ----------
+    preset : str
+        Architecture preset, used when there is no `base`.
+    height : int
+        Input height (a `base` keeps its own).
+    num_classes : int
+        Output classes of the run's alphabet (which extends the base's, if any).
+    base : Recognizer, optional
+        Loaded bundle to fine-tune: its architecture is kept, its weights copied (see
+        :func:`transfer_weights`).
+
+    Returns
+    -------
+    model : keras.Model
+    config : CRNNConfig
+    """
+    if base is None:
+        config = CRNNConfig.preset(preset, height, num_classes)
+        return build_model(config), config
+    config = CRNNConfig.from_dict({**base.config.to_dict(), "num_classes": num_classes})
+    model = build_model(config)
+    transfer_weights(base.model, model, len(base.alphabet.chars))
+    return model, config

@@ -27,7 +27,6 @@ import argparse
 import json
 import math
 import multiprocessing
-import os
 import sys
 import time
 from collections import deque
@@ -40,14 +39,17 @@ import cv2
 import numpy as np
 
 from medocr.dataset.packed import PackedLines
+from medocr.fileio import write_atomic
 from medocr.recognize.alphabet import Alphabet, build_alphabet
 from medocr.recognize.crnn import (
     CRNNConfig,
     build_model,
     frame_count,
     prepare_line,
-    transfer_weights,
+    softmax,
+    start_model,
 )
+from medocr.synth.augment import augment_line
 
 WIDTH_BUCKETS = (256, 512, 768, 1024, 1536, 2048)
 SLANT_ROOM = 16  # pixels of width the augmentation's slant may add
@@ -91,6 +93,8 @@ class PortableConfig:
         GPU (padding is cheap, compiling is not); more narrow ones suit a CPU.
     seed : int
         Draws of lines and augmentations, and Keras' initialisation.
+    min_char_count : int
+        A character enters the alphabet after this many occurrences in the training lines.
     """
 
     packed: str
@@ -133,7 +137,8 @@ def ctc_fits(label: np.ndarray, width: int) -> bool:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(packed: PackedLines, labels: list[np.ndarray], height: int) -> None:
+def init_worker(packed: PackedLines, labels: list[np.ndarray], height: int) -> None:
+    """Give this process the lines and labels :func:`make_batch` reads (pool initializer)."""
     cv2.setNumThreads(1)
     _WORKER.update(packed=packed, labels=labels, height=height)
 
@@ -155,8 +160,6 @@ def make_batch(task: tuple[int, np.ndarray, int, bool]) -> tuple[np.ndarray, np.
         float32 ``(B, 2 + bucket width // 4)``: frame count, label length, then the
         label padded with 0 (see :func:`ctc_targets`).
     """
-    from medocr.synth.augment import augment_line
-
     width, indices, seed, augment = task
     packed: PackedLines = _WORKER["packed"]
     height: int = _WORKER["height"]
@@ -317,42 +320,24 @@ class PortableTrainer:
                     f"holds {self.height}-px lines: pack again with --height"
                 )
         alphabet = build_alphabet(texts, cfg.min_char_count, "", base.alphabet if base else None)
-        if base is not None:
-            model_config = CRNNConfig.from_dict(
-                {**base.config.to_dict(), "num_classes": alphabet.num_classes}
-            )
-        else:
-            model_config = CRNNConfig.preset(cfg.preset, self.height, alphabet.num_classes)
-        model = build_model(model_config)
-        if base is not None:
-            transfer_weights(base.model, model, len(base.alphabet.chars))
+        model, model_config = start_model(cfg.preset, self.height, alphabet.num_classes, base)
         return alphabet, model, model_config
-
-    def _labels(self, alphabet: Alphabet) -> list[np.ndarray]:
-        empty = np.zeros(0, np.int32)
-        labels = []
-        for text in self.packed.texts:
-            text = str(text)
-            ok = text.strip() and not alphabet.unknown(text)
-            labels.append(np.array(alphabet.encode(text), np.int32) if ok else empty)
-        return labels
 
     def run(self) -> dict[str, Any]:
         """Train for the budget; return the results (also in ``OUT/results.json``)."""
-        cfg = self.config
-        began = time.perf_counter()
-        # the alphabet first (no Keras yet), so worker processes fork before any backend starts
         import keras
 
+        cfg = self.config
+        began = time.perf_counter()
         keras.utils.set_random_seed(cfg.seed)
         alphabet, model, model_config = self._alphabet_and_model()
-        labels = self._labels(alphabet)
+        labels = label_arrays(self.packed.texts, alphabet)
         plan = BatchPlan(self.packed, labels, cfg.weights, cfg.batch_size, cfg.seed, cfg.buckets)
         val_tasks = self._validation_tasks(labels)
         optimizer = keras.optimizers.Adam(cfg.learning_rate, clipnorm=5.0)
         model.compile(optimizer=optimizer, loss=ctc_loss_fn(alphabet.blank))
         results = self._fresh_results(alphabet, model, plan)
-        pool = _pool(cfg.workers, self.packed, labels, self.height)
+        pool = batch_pool(cfg.workers, self.packed, labels, self.height)
         budget = cfg.minutes * 60.0
         try:
             self._loop(
@@ -388,7 +373,7 @@ class PortableTrainer:
         budget: float,
     ) -> None:
         cfg = self.config
-        batches = _batch_stream(pool, plan, 2 * max(1, cfg.workers))
+        batches = batch_stream(pool, plan, 2 * max(1, cfg.workers))
         step, lines, losses = 0, 0, []
         train_began = time.perf_counter()
         last_validation = train_began
@@ -455,7 +440,9 @@ class PortableTrainer:
         pool: Any,
     ) -> float:
         """Greedy CER of `model` on the lines of `tasks` (batches padded to full size)."""
+        from medocr.decode import greedy
         from medocr.evaluate.metrics import cer
+        from medocr.types import FrameProbs
 
         truths, guesses = [], []
         built = pool.imap(make_batch, tasks) if pool is not None else map(make_batch, tasks)
@@ -464,12 +451,10 @@ class PortableTrainer:
             padded = np.concatenate(
                 [as_ink(images), np.zeros((short, *images.shape[1:]), np.float32)]
             )
-            logits = np.asarray(model.predict_on_batch(padded))[: len(images)]
-            best = logits.argmax(axis=-1)
+            probs = softmax(np.asarray(model.predict_on_batch(padded))[: len(images)])
             for row, index in enumerate(indices):
-                path = best[row, : int(targets[row, 0])]
-                collapsed = [int(c) for k, c in enumerate(path) if k == 0 or c != path[k - 1]]
-                guesses.append(alphabet.decode([c for c in collapsed if c != alphabet.blank]))
+                frames = np.ascontiguousarray(probs[row, : int(targets[row, 0])])
+                guesses.append(greedy(FrameProbs(frames, alphabet)).text)
                 truths.append(str(self.packed.texts[index]))
         return float(cer(truths, guesses))
 
@@ -559,9 +544,8 @@ class PortableTrainer:
         )
 
     def _write_results(self, results: dict[str, Any]) -> None:
-        tmp = self.out / (RESULTS + ".tmp")
-        tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.out / RESULTS)
+        text = json.dumps(results, indent=1, ensure_ascii=False)
+        write_atomic(self.out / RESULTS, text.encode("utf-8"))
 
 
 def data_summary(packed: PackedLines, weights: dict[str, float]) -> list[dict[str, Any]]:
@@ -598,15 +582,27 @@ def data_summary(packed: PackedLines, weights: dict[str, float]) -> list[dict[st
     return summary
 
 
-def _pool(workers: int, packed: PackedLines, labels: list[np.ndarray], height: int) -> Any:
+def label_arrays(texts: np.ndarray, alphabet: Alphabet) -> list[np.ndarray]:
+    """int32 label of each text; empty (never drawn) for a blank text or one `alphabet` lacks."""
+    empty = np.zeros(0, np.int32)
+    labels = []
+    for raw in texts:
+        text = str(raw)
+        usable = text.strip() and not alphabet.unknown(text)
+        labels.append(np.array(alphabet.encode(text), np.int32) if usable else empty)
+    return labels
+
+
+def batch_pool(workers: int, packed: PackedLines, labels: list[np.ndarray], height: int) -> Any:
+    """Start `workers` spawned batch makers; with 0, make batches here (returns None)."""
     if workers <= 0:
-        _init_worker(packed, labels, height)
+        init_worker(packed, labels, height)
         return None
     context = multiprocessing.get_context("spawn")
-    return context.Pool(workers, initializer=_init_worker, initargs=(packed, labels, height))
+    return context.Pool(workers, initializer=init_worker, initargs=(packed, labels, height))
 
 
-def _batch_stream(pool: Any, plan: BatchPlan, ahead: int) -> Iterator[Any]:
+def batch_stream(pool: Any, plan: BatchPlan, ahead: int) -> Iterator[Any]:
     """Endless batches; with a pool, `ahead` of them are being made at any time.
 
     (``Pool.imap`` would drain the endless task iterator at once: no back-pressure.)

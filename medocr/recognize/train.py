@@ -25,13 +25,7 @@ import numpy as np
 from medocr.dataset.readers import EncodedLines, encode_records, line_dataset, read_line_set
 from medocr.errors import MedocrError
 from medocr.recognize.alphabet import Alphabet, build_alphabet
-from medocr.recognize.crnn import (
-    CRNNConfig,
-    build_model,
-    frame_count,
-    softmax,
-    transfer_weights,
-)
+from medocr.recognize.crnn import frame_count, softmax, start_model
 
 RESULTS = "results.json"
 
@@ -171,15 +165,9 @@ class Trainer:
     # ----- model ------------------------------------------------------------------------
     def _model(self) -> Any:
         cfg = self.config
-        model_config = CRNNConfig.preset(cfg.preset, cfg.height, self.alphabet.num_classes)
-        if self.base is not None:
-            model_config = CRNNConfig.from_dict(
-                {**self.base.config.to_dict(), "num_classes": self.alphabet.num_classes}
-            )
-        model = build_model(model_config)
-        if self.base is not None:
-            transfer_weights(self.base.model, model, len(self.base.alphabet.chars))
-        self.model_config = model_config
+        model, self.model_config = start_model(
+            cfg.preset, cfg.height, self.alphabet.num_classes, self.base
+        )
         return model
 
     # ----- loop -------------------------------------------------------------------------
