@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -147,9 +148,12 @@ def _pipeline_config(args: argparse.Namespace) -> Any:
 
 def _cmd_read(args: argparse.Namespace) -> int:
     from medocr.exports import export_results
-    from medocr.fileio import write_atomic
+    from medocr.fileio import check_json_target, check_outputs, write_atomic
     from medocr.pipeline import Pipeline
 
+    check_outputs(args.files, [args.json, args.out])
+    if args.json:
+        check_json_target(args.json)
     pipeline = Pipeline(_pipeline_config(args))
     results, failed = [], 0
     for path in args.files:
@@ -157,6 +161,10 @@ def _cmd_read(args: argparse.Namespace) -> int:
             pages = pipeline.read(path)
         except MedocrError as exc:
             print(f"medocr: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
+            print(f"medocr: error: {path}: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
             failed += 1
             continue
         results.extend(pages)
@@ -404,11 +412,13 @@ def _cmd_template_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_fields(args: argparse.Namespace) -> int:
+    from medocr.fileio import check_outputs
     from medocr.io import read_pages
     from medocr.preprocess.forms import draw_registration, extract_fields, register
     from medocr.synth.runner import encode_image
     from medocr.templates import load_template
 
+    check_outputs(args.files, [args.out])
     template = load_template(args.template)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -605,6 +615,14 @@ def build_parser() -> argparse.ArgumentParser:
         "Generate synthetic certificates, inspect images, manage form templates.",
     )
     parser.add_argument("--version", action="version", version=f"medocr {__version__}")
+    parser.add_argument(
+        "--umask",
+        type=_umask,
+        default=0o077,
+        metavar="OCTAL",
+        help="permission mask of every file and folder medocr creates (default 077: "
+        "private to the user, as certificates are confidential; 027 shares with the group)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     synth = sub.add_parser(
@@ -983,18 +1001,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _umask(text: str) -> int:
+    """Parse ``--umask`` (octal, e.g. 077 or 022)."""
+    try:
+        value = int(text, 8)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0o777:
+        raise argparse.ArgumentTypeError(f"not an octal umask between 000 and 777: {text!r}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``medocr`` console script."""
     args = build_parser().parse_args(argv)
+    previous_umask = os.umask(args.umask)
+    try:
+        return _run(args)
+    finally:
+        os.umask(previous_umask)  # main() may be called in-process, e.g. by tests
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the chosen subcommand; turn the errors users can act on into one line."""
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
     except MedocrError as exc:
         print(f"medocr: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        return _closed_stdout()
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"medocr: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("medocr: interrupted (finished outputs are kept; rerun to resume)", file=sys.stderr)
         return 130
+
+
+def _closed_stdout() -> int:
+    """Stop quietly when the reader of stdout went away (``medocr ... | head``).
+
+    Later writes (and the interpreter's final flush) go to /dev/null instead of raising
+    again; the exit status is 141, a shell's status for a death by SIGPIPE.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":

@@ -44,3 +44,7 @@ class LexiconError(MedocrError):
 
 class FontError(MedocrError):
     """No usable handwriting font was found, or a font file cannot be used."""
+
+
+class OutputError(MedocrError):
+    """An output path cannot be used: it is an input, lies inside one, or is not writable."""

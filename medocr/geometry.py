@@ -61,10 +61,42 @@ def transform_box(matrix: np.ndarray, box: Box, *, tolerance: float = 0.0) -> Bo
 
 
 def clip_box(box: Box, width: int | None = None, height: int | None = None) -> Box:
-    """Clip a box at 0 and, when given, at `width` / `height`."""
-    x0, y0, x1, y1 = max(box[0], 0), max(box[1], 0), box[2], box[3]
-    if width is not None:
-        x1 = min(x1, width)
-    if height is not None:
-        y1 = min(y1, height)
+    """Clip a box at 0 and, when given, at `width` / `height`.
+
+    A box wholly outside the page clips to an empty box on the nearest edge
+    (``x0 == x1`` or ``y0 == y1``), never to an inverted one.
+    """
+    x_high = box[2] if width is None else width
+    y_high = box[3] if height is None else height
+    x0, y0 = min(max(box[0], 0), x_high), min(max(box[1], 0), y_high)
+    x1, y1 = max(min(box[2], x_high), x0), max(min(box[3], y_high), y0)
     return (x0, y0, x1, y1)
+
+
+def box_inside(matrix: np.ndarray, box: Box, width: int, height: int, tolerance: float) -> bool:
+    """Whether `box` moved by `matrix` lies inside a ``width`` x ``height`` page.
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray
+        ``(3, 3)`` homography from the box's frame to page pixels.
+    box : Box
+        The box, e.g. a template field.
+    width, height : int
+        The page size in pixels.
+    tolerance : float
+        Pixels a corner may lie beyond the page edge (registration noise).
+
+    Returns
+    -------
+    bool
+        True when all four corners are inside the page (within `tolerance`).
+    """
+    corners = transform_points(matrix, box_corners(box))
+    x, y = corners[:, 0], corners[:, 1]
+    return bool(
+        (x >= -tolerance).all()
+        and (y >= -tolerance).all()
+        and (x <= width + tolerance).all()
+        and (y <= height + tolerance).all()
+    )

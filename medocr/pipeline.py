@@ -24,11 +24,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from medocr._version import __version__
 from medocr.config import DEFAULT_THRESHOLDS, PipelineConfig
-from medocr.errors import ModelError
+from medocr.errors import InputError, ModelError
 from medocr.types import (
     Box,
     CertificateResult,
@@ -192,7 +193,11 @@ class Pipeline:
         io_seconds = (time.perf_counter() - start) / max(1, len(pages))
         results = []
         for page in pages:
-            result = self.read_page(page)
+            try:
+                result = self.read_page(page)
+            except cv2.error as exc:  # a page OpenCV cannot process is the file's problem
+                reason = f"page {page.page_index} cannot be processed ({exc.err or exc})"
+                raise InputError(path, reason) from exc
             result.timings["io"] = io_seconds
             results.append(result)
         return results
@@ -272,7 +277,7 @@ class Pipeline:
             registration = register(
                 upright, self.template, min_score=self.config.min_registration_score
             )
-            crops = extract_fields(upright, self.template, registration=registration)
+            crops = extract_fields(upright, self.template, registration=registration, scan=page)
         with _timed(timings, "segmentation"):
             fields = [self._segment(crop) for crop in crops]
         return registration, fields
@@ -283,6 +288,12 @@ class Pipeline:
 
         n_lines = self.template.field(crop.name).lines
         item = _Field(crop, n_lines, [], 0, [])
+        if not crop.inside_page:
+            item.error = (
+                f"the field's box {list(crop.bbox)} leaves the scanned page (a cropped or "
+                "partial scan?): its reading cannot be trusted"
+            )
+            return item
         if crop.kind == "checkbox":
             return item
         try:

@@ -123,6 +123,9 @@ class FieldCrop:
     to_page : numpy.ndarray
         float64 ``(3, 3)`` homography from crop pixels to original-page pixels, to bring
         boxes found in the crop back to the page.
+    inside_page : bool
+        False when the field's box leaves the scanned page (a cropped or partial scan):
+        the crop then shows invented paper, and its reading must not be trusted.
     """
 
     name: str
@@ -131,6 +134,7 @@ class FieldCrop:
     image: np.ndarray
     registration_score: float = 1.0
     to_page: np.ndarray = field(default_factory=lambda: np.eye(3))
+    inside_page: bool = True
 
     def __post_init__(self) -> None:
         _check_gray(self.image, "FieldCrop")
@@ -146,6 +150,7 @@ class FieldCrop:
             "shape": list(self.image.shape),
             "registration_score": self.registration_score,
             "to_page": self.to_page.tolist(),
+            "inside_page": self.inside_page,
         }
 
     @classmethod
@@ -158,6 +163,7 @@ class FieldCrop:
             image,
             float(data.get("registration_score", 1.0)),
             np.asarray(data.get("to_page", np.eye(3)), dtype=np.float64),
+            bool(data.get("inside_page", True)),
         )
 
 

@@ -21,7 +21,13 @@ import cv2
 import numpy as np
 
 from medocr.errors import TemplateError
-from medocr.geometry import box_corners, clip_box, transform_box, transform_points
+from medocr.geometry import (
+    box_corners,
+    box_inside,
+    clip_box,
+    transform_box,
+    transform_points,
+)
 from medocr.templates import Template, TemplateField, load_template
 from medocr.templates.draw import render_form
 from medocr.types import Box, FieldCrop, Page
@@ -29,6 +35,9 @@ from medocr.types import Box, FieldCrop, Page
 #: Template pixels kept around a field box in crops (left/right, above/below): handwriting
 #: overflows boxes. Shared by everything that cuts or reads field crops.
 CROP_MARGIN = (12, 18)
+#: Pixels a field's box may reach beyond the scanned page before the field counts as
+#: outside it (``FieldCrop.inside_page`` False: a cropped or partial scan).
+EDGE_TOLERANCE = 2.0
 WORK_SCALE = 0.5
 MIN_SCORE = 0.6
 MIN_INLIERS = 25
@@ -258,6 +267,7 @@ def extract_fields(
     *,
     registration: Registration | None = None,
     margin: tuple[int, int] = CROP_MARGIN,
+    scan: Page | None = None,
 ) -> list[FieldCrop]:
     """Register the page (unless given) and crop every template field.
 
@@ -271,6 +281,10 @@ def extract_fields(
         A known alignment (e.g. from ground truth); skips :func:`register`.
     margin : tuple of int
         See :func:`crop_field`.
+    scan : Page, optional
+        The page as read, before preprocessing warped it into `page` (e.g. deskewing
+        adds paper around a turned page); default `page`. A field whose box leaves the
+        scan's pixels gets ``inside_page=False``.
 
     Returns
     -------
@@ -285,16 +299,28 @@ def extract_fields(
     """
     template = template or load_template()
     registration = registration or register(page, template)
+    scan = scan or page
     to_original = np.linalg.inv(page.transform)
+    to_scan = scan.transform @ to_original @ registration.matrix
+    original_shape = _original_shape(page, to_original)
+    if np.allclose(scan.transform, np.eye(3)):
+        original_shape = scan.shape
     crops = []
     for field in template.fields:
         image, to_page, _ = crop_field(page.image, field, registration.matrix, margin=margin)
         to_file = to_original @ to_page
-        bbox = _page_box(
-            field.box, to_original @ registration.matrix, _original_shape(page, to_original)
-        )
+        bbox = _page_box(field.box, to_original @ registration.matrix, original_shape)
+        inside = box_inside(to_scan, field.box, scan.shape[1], scan.shape[0], EDGE_TOLERANCE)
         crops.append(
-            FieldCrop(field.name, field.kind, bbox, image, registration.score, to_page=to_file)
+            FieldCrop(
+                field.name,
+                field.kind,
+                bbox,
+                image,
+                registration.score,
+                to_page=to_file,
+                inside_page=inside,
+            )
         )
     return crops
 
