@@ -162,9 +162,12 @@ def register(
         )
     score = _score(page.image, matrix, features)
     if score < min_score:
+        digits = 2  # as many decimals as it takes for the two to differ: never "0.60 < 0.60"
+        while digits < 17 and f"{score:.{digits}f}" == f"{min_score:.{digits}f}":
+            digits += 1
         raise TemplateError(
             f"{where}: not the {template.ref} form: registration score "
-            f"{score:.2f} < {min_score:.2f} ({inliers} inlier matches)"
+            f"{score:.{digits}f} < {min_score:.{digits}f} ({inliers} inlier matches)"
         )
     return Registration(matrix, score, inliers, len(src))
 
