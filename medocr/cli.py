@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -210,7 +211,7 @@ def _result_table(result: Any) -> str:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from medocr.batch import progress_printer, run_batch
+    from medocr.batch import BatchTerminated, progress_printer, run_batch
 
     try:
         summary = run_batch(
@@ -220,13 +221,25 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             workers=args.workers,
             scheduler=args.scheduler,
             progress=None if args.quiet else progress_printer(),
+            force_config=args.force_config,
         )
     except ValueError as exc:
         raise MedocrError(str(exc)) from exc
+    except BatchTerminated as exc:
+        print(
+            f"medocr: {exc} after recording {exc.finished} files (they are kept; rerun to resume)",
+            file=sys.stderr,
+        )
+        return 128 + exc.signum
+    unreadable = (
+        f" ({summary.unreadable} of them not readable files, see the failures)"
+        if summary.unreadable
+        else ""
+    )
     print(
         f"batch: {summary.total} files, {summary.skipped} already done, {summary.done} read "
-        f"({summary.pages} pages), {summary.failed} failed, in {summary.seconds:.1f} s "
-        f"-> {args.out}"
+        f"({summary.pages} pages), {summary.failed} failed{unreadable}, in "
+        f"{summary.seconds:.1f} s -> {args.out}"
     )
     return EXIT_SOME_FAILED if summary.failed else EXIT_OK
 
@@ -775,12 +788,40 @@ def build_parser() -> argparse.ArgumentParser:
         "database --out: one row per file, page and field, with model, lexicon and template "
         "versions. A rerun skips the files already done and retries failed ones; each file "
         "is recorded in one transaction, so an interrupted run loses nothing finished. Inputs "
-        "are never modified. Exit status 1 when any file failed (its error is recorded).",
+        "are never modified. Entries that are not readable files (broken links, FIFOs, "
+        "folders that cannot be listed...) are recorded as failures with their reason. The "
+        "database refuses a run with another input folder or configuration (see "
+        "--force-config) and a second run while one is going on. Exit status 1 when any "
+        "file failed (its error is recorded), 2 on a fatal error, 143 on SIGTERM.",
     )
     batch.add_argument("input_dir", help="folder of scans")
-    batch.add_argument("--out", required=True, help="results database (e.g. RESULTS.db)")
     batch.add_argument(
-        "--workers", type=int, default=1, help="local worker processes (default 1: in process)"
+        "--out",
+        required=True,
+        help="results database (e.g. RESULTS.db; created readable by you only, with any "
+        "missing folders; RESULTS.db.lock beside it marks the run in progress)",
+    )
+
+    def workers_count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+        return value
+
+    batch.add_argument(
+        "--workers",
+        type=workers_count,
+        default=1,
+        help="local worker processes (default 1: in process); they end with the command",
+    )
+    batch.add_argument(
+        "--force-config",
+        action="store_true",
+        help="go on with a database made from another input folder or configuration (the "
+        "files done keep their results; its runs table keeps each run's configuration)",
     )
     batch.add_argument(
         "--scheduler", help="Dask scheduler address (tcp://host:8786): read on its workers"
@@ -867,7 +908,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fields.add_argument(
         "--min-score",
-        type=float,
+        type=_fraction,
         default=0.6,
         help="refuse registrations scoring below this (default 0.6)",
     )
@@ -999,6 +1040,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_lexicon_parser(sub)
     return parser
+
+
+def _fraction(text: str) -> float:
+    """Parse a number within 0..1 (``--min-score``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"not a number within 0..1: {text!r}")
+    return value
 
 
 def _umask(text: str) -> int:

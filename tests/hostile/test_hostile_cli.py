@@ -171,3 +171,11 @@ def test_an_unwritable_output_is_one_line_not_a_traceback(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("medocr: error: ") and "missing" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("score", ["nan", "1.5", "-0.1", "high"])
+def test_a_registration_score_outside_0_1_is_a_usage_error(tmp_path, score, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["fields", "x.png", "--out", str(tmp_path), "--min-score", score])
+    assert stop.value.code == 2
+    assert "within 0..1" in capsys.readouterr().err
