@@ -18,6 +18,16 @@ Case policy (``lower-except-acronyms``)
     acronym when every spelling of it in a source is written in capitals (``AVC``, ``K``,
     ``VIH``); when a source also writes it in lowercase it is a plain word. Two entries
     never differ by case only.
+Limits
+    A word added (:class:`Lexicon`, :meth:`Lexicon.add`, :meth:`Lexicon.merge`, word lists)
+    has at most :data:`MAX_WORD_LENGTH` (64) letters, all in :data:`WORD_LETTERS` (those
+    the shipped recognizer writes: ``a-z``, French accented letters, ``æ``, ``œ``, and
+    capitals); a count is an int from 0 to :data:`MAX_COUNT` (10^12). A lexicon folder
+    already saved loads as it is, whatever it holds.
+Saving
+    :meth:`Lexicon.save` writes a folder as one transaction: the new files are staged,
+    then ``manifest.json`` is replaced in one rename; a killed save leaves one whole
+    version, the previous one or the new one.
 Matching
     :meth:`Lexicon.lookup` maps a written word to its canonical entry, case- and
     accent-insensitively (``DECES`` and ``deces`` -> ``décès``, ``oedeme`` -> ``œdème``); the
@@ -32,6 +42,7 @@ Matching
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import functools
@@ -41,7 +52,10 @@ import json
 import math
 import os
 import re
-import tempfile
+import secrets
+import shutil
+import string
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -61,6 +75,9 @@ if TYPE_CHECKING:
 __all__ = [
     "CASE_POLICY",
     "DEFAULT_LEXICON",
+    "MAX_COUNT",
+    "MAX_WORD_LENGTH",
+    "WORD_LETTERS",
     "BigramModel",
     "Lexicon",
     "LexiconDiff",
@@ -86,6 +103,20 @@ BIGRAMS_FILE = "bigrams.tsv"
 MANIFEST_FILE = "manifest.json"
 CHANGELOG_FILE = "CHANGELOG.md"
 CURATED_FILE = "curated.txt"
+STAGING_DIR = ".staging"
+"""Hidden folder of a lexicon folder where :meth:`Lexicon.save` stages a new version."""
+
+MAX_WORD_LENGTH = 64
+"""Most characters a word added to a lexicon may have (NFC); fr-medical's longest has 25."""
+MAX_COUNT = 10**12
+"""Largest count a word may have (a word seen once per second for 30,000 years)."""
+_ACCENTED = "àâäáçéèêëíîïñóôöùûüæœ"
+WORD_LETTERS: frozenset[str] = frozenset(string.ascii_letters + _ACCENTED + _ACCENTED.upper())
+"""Letters a word added to a lexicon may use: ``a-z``, ``àâäáçéèêëíîïñóôöùûüæœ`` and capitals.
+
+Every one of them, in lowercase, is in the alphabet of the shipped recognizer, so that a
+recognizer can write every word of a lexicon (lookups ignore case).
+"""
 
 NORMALISATION: Mapping[str, str] = MappingProxyType(
     {
@@ -101,6 +132,7 @@ _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _CHANGELOG_VERSION = re.compile(r"^- (\d+\.\d+\.\d+) ", re.MULTILINE)
 _LETTER_RUNS = re.compile(r"[^\W\d_]+")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,32 +275,82 @@ def canonical_form(word: str) -> str:
     return word if word.isupper() else word.lower()
 
 
-def _check_word(word: Any, where: str = "") -> str:
-    """Return `word` normalised, or raise LexiconError when it is not exactly one word."""
+def _show(text: str, limit: int = 32) -> str:
+    """Return ``repr(text)``, shortened with an ellipsis when longer than `limit` characters."""
+    return repr(text) if len(text) <= limit else repr(text[:limit] + "…")
+
+
+def _show_count(count: int) -> str:
+    """Return `count` in digits, or its order of magnitude when it is absurdly long."""
+    if count.bit_length() <= 128:
+        return str(count)
+    return f"about 10^{int(count.bit_length() * math.log10(2))}"
+
+
+def _letter_name(c: str) -> str:
+    return f"U+{ord(c):04X} {unicodedata.name(c, 'unnamed character')}"
+
+
+def _check_word(word: Any, where: str = "", *, strict: bool = True) -> str:
+    """Return `word` normalised, or raise LexiconError when it is not exactly one word.
+
+    With `strict` (words being added), also refuse words longer than
+    :data:`MAX_WORD_LENGTH` and letters outside :data:`WORD_LETTERS`; words read back
+    from a saved lexicon folder are not held to these limits, so that folders saved before
+    them still load.
+    """
     prefix = f"{where}: " if where else ""
     if not isinstance(word, str):
         raise LexiconError(f"{prefix}words must be str, got {type(word).__name__}")
     text = _normalize(word)
-    if text.isalpha():
-        return text
-    tokens = tokenize(text)
-    if not text:
-        raise LexiconError(f"{prefix}empty word")
-    if not tokens:
-        raise LexiconError(f"{prefix}{text!r} has no letters")
-    if tokens != [text]:
-        reads = ", ".join(repr(t) for t in tokens)
-        raise LexiconError(f"{prefix}{text!r} is not one word (medocr reads {reads})")
+    if not text.isalpha():
+        tokens = tokenize(text)
+        if not text:
+            raise LexiconError(f"{prefix}empty word")
+        if not tokens:
+            raise LexiconError(f"{prefix}{_show(text)} has no letters")
+        if tokens != [text]:
+            reads = ", ".join(_show(t) for t in tokens[:5]) + (", …" if len(tokens) > 5 else "")
+            raise LexiconError(f"{prefix}{_show(text)} is not one word (medocr reads {reads})")
+    if strict:
+        if len(text) > MAX_WORD_LENGTH:
+            raise LexiconError(
+                f"{prefix}{_show(text)} has {len(text)} characters; a word has at most "
+                f"{MAX_WORD_LENGTH}"
+            )
+        for c in text:
+            if c not in WORD_LETTERS:
+                raise LexiconError(
+                    f"{prefix}{text!r} has the character {c!r} ({_letter_name(c)}), which "
+                    f"medocr's recognizers do not write; words use a-z, {_ACCENTED} "
+                    "and their capitals"
+                )
     return text
 
 
-def _check_count(count: Any, word: str, where: str = "") -> int:
+def _check_count(count: Any, word: str, where: str = "", *, strict: bool = True) -> int:
+    """Return `count`, or raise LexiconError unless it is an int >= 0 (<= MAX_COUNT if strict)."""
     prefix = f"{where}: " if where else ""
     if isinstance(count, bool) or not isinstance(count, int):
-        raise LexiconError(f"{prefix}count of {word!r} must be an int, got {count!r}")
+        raise LexiconError(f"{prefix}count of {_show(word)} must be an int, got {count!r}")
     if count < 0:
-        raise LexiconError(f"{prefix}count {count} of {word!r} is negative")
+        raise LexiconError(f"{prefix}count {_show_count(count)} of {_show(word)} is negative")
+    if strict and count > MAX_COUNT:
+        raise LexiconError(
+            f"{prefix}count {_show_count(count)} of {_show(word)} is more than {MAX_COUNT}, "
+            "the largest count a word may have"
+        )
     return count
+
+
+def _check_total(total: int, word: str, where: str = "") -> None:
+    """Refuse a word whose counts add up to more than :data:`MAX_COUNT`."""
+    if total > MAX_COUNT:
+        prefix = f"{where}: " if where else ""
+        raise LexiconError(
+            f"{prefix}the count of {_show(word)} would be {_show_count(total)}, more than "
+            f"{MAX_COUNT}, the largest count a word may have"
+        )
 
 
 def _group_by_case(entries: Iterable[tuple[str, int]]) -> dict[str, int]:
@@ -297,9 +379,15 @@ def _sha256(data: bytes) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temp file in the same folder and ``os.replace``."""
+    """Write `data` to `path` through a hidden temp file in the same folder and ``os.replace``.
+
+    The temp file is created with mode 0o666 less the umask (as ``open`` would), flushed
+    and fsynced before the rename; a failure removes it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -307,12 +395,66 @@ def _atomic_write(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
-def _parse_word_lines(data: bytes, source: str) -> dict[str, int]:
-    """Parse a word list (see :func:`read_word_list`); `source` names it in errors."""
+def _fsync_dir(path: Path) -> None:
+    """Make the renames inside folder `path` durable, where the system allows it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some file systems refuse
+        pass
+    finally:
+        os.close(fd)
+
+
+_LOCKS = threading.local()
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on lexicon folder `folder` (reentrant within a thread).
+
+    The lock is ``flock`` on the folder itself, so no lock file is left behind; it is
+    released when the holder exits, even when killed. Where ``fcntl`` is missing
+    (Windows) nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    held: set[str] = _LOCKS.__dict__.setdefault("held", set())
+    key = os.path.realpath(folder)
+    if key in held:
+        yield
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as exc:
+        raise LexiconError(f"{folder}: cannot open the folder ({exc.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _parse_word_lines(data: bytes, source: str, *, strict: bool = True) -> dict[str, int]:
+    """Parse a word list (see :func:`read_word_list`); `source` names it in errors.
+
+    `strict` applies the limits on words and counts (:func:`_check_word`); False reads a
+    saved ``words.tsv`` as it was written.
+    """
     counts: dict[str, int] = {}
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -337,16 +479,28 @@ def _parse_word_lines(data: bytes, source: str) -> dict[str, int]:
         word = fields[0]
         if not word:
             raise LexiconError(f"{where}: empty word")
-        word = _check_word(word, where)
+        word = _check_word(word, where, strict=strict)
         count = 1
         if len(fields) == 2:
             raw_count = fields[1]
             if not _INTEGER.fullmatch(raw_count):
-                raise LexiconError(f"{where}: count {raw_count!r} is not an integer")
+                raise LexiconError(f"{where}: count {_show(raw_count)} is not an integer")
+            digits = raw_count.lstrip("+-").lstrip("0")
+            if raw_count.startswith("-") and digits:
+                shown = raw_count if len(raw_count) <= 32 else raw_count[:32] + "…"
+                raise LexiconError(f"{where}: count {shown} is negative")
+            if len(digits) > (len(str(MAX_COUNT)) if strict else 1000):
+                raise LexiconError(
+                    f"{where}: count {_show(raw_count)} of {_show(word)} is more than "
+                    f"{MAX_COUNT}, the largest count a word may have"
+                )
             count = int(raw_count)
-            if count < 0:
-                raise LexiconError(f"{where}: count {count} is negative")
-        counts[word] = counts.get(word, 0) + count
+            if strict:
+                _check_count(count, word, where)
+        total = counts.get(word, 0) + count
+        if strict:
+            _check_total(total, word, where)
+        counts[word] = total
     return counts
 
 
@@ -372,8 +526,10 @@ def read_word_list(path: str | os.PathLike[str]) -> dict[str, int]:
     LexiconError
         ``"FILE:LINE: reason"`` for the first malformed line: invalid UTF-8, more than two
         columns, an empty word, a word with no letters or that is not one word
-        (``cardio-respiratoire``), a count that is not an integer or is negative;
-        ``"FILE: ..."`` when the file cannot be read.
+        (``cardio-respiratoire``), a word longer than :data:`MAX_WORD_LENGTH` or with a
+        letter outside :data:`WORD_LETTERS` (the message names it), a count that is not an
+        integer, is negative or is above :data:`MAX_COUNT` (also when the counts of a
+        repeated word add up to more); ``"FILE: ..."`` when the file cannot be read.
 
     """
     try:
@@ -717,6 +873,10 @@ class _Folder(Protocol):
     def __truediv__(self, name: str) -> Any: ...
 
 
+class _NoChangeError(LexiconError):
+    """A change that would leave the lexicon as it is (no new version is made)."""
+
+
 @dataclass(frozen=True)
 class LexiconDiff:
     """What changed from one lexicon to another.
@@ -784,8 +944,9 @@ class Lexicon:
     Parameters
     ----------
     counts : Mapping of str to int, or iterable of str
-        Word -> count (>= 0), or words (count 1 each). Every key must be one word
-        (:func:`tokenize`); spellings differing by case only are merged and stored under
+        Word -> count (0 to :data:`MAX_COUNT`), or words (count 1 each). Every key must be
+        one word (:func:`tokenize`) of at most :data:`MAX_WORD_LENGTH` letters, all in
+        :data:`WORD_LETTERS`; spellings differing by case only are merged and stored under
         the case policy (:func:`canonical_form`).
     name : str
         Lexicon name (``fr-medical``).
@@ -841,6 +1002,40 @@ class Lexicon:
         meta: Mapping[str, Any] | None = None,
         origin: str | None = None,
     ) -> None:
+        self._setup(
+            counts,
+            strict=True,
+            name=name,
+            version=version,
+            sources=sources,
+            case_policy=case_policy,
+            changelog=changelog,
+            bigrams=bigrams,
+            meta=meta,
+            origin=origin,
+        )
+
+    @classmethod
+    def _saved(cls, counts: Mapping[str, int], **kwargs: Any) -> Lexicon:
+        """Return a lexicon of words already in a lexicon (not held to the entry limits)."""
+        lexicon = cls.__new__(cls)
+        lexicon._setup(counts, strict=False, **kwargs)
+        return lexicon
+
+    def _setup(
+        self,
+        counts: Mapping[str, int] | Iterable[str],
+        *,
+        strict: bool,
+        name: str,
+        version: str = "0.0.0",
+        sources: Sequence[Mapping[str, Any]] = (),
+        case_policy: str = CASE_POLICY,
+        changelog: str = "",
+        bigrams: BigramModel | Callable[[], BigramModel] | None = None,
+        meta: Mapping[str, Any] | None = None,
+        origin: str | None = None,
+    ) -> None:
         if not isinstance(name, str) or not name or any(c in name for c in "@/\\\n"):
             raise LexiconError(f"bad lexicon name {name!r}")
         if not isinstance(version, str) or not _SEMVER.fullmatch(version):
@@ -852,9 +1047,13 @@ class Lexicon:
         items = counts.items() if isinstance(counts, Mapping) else ((w, 1) for w in counts)
         checked = []
         for word, count in items:
-            text = _check_word(word)
-            checked.append((text, _check_count(count, text)))
-        sorted_counts = dict(sorted(_group_by_case(checked).items()))
+            text = _check_word(word, strict=strict)
+            checked.append((text, _check_count(count, text, strict=strict)))
+        grouped = _group_by_case(checked)
+        if strict:
+            for word, count in grouped.items():
+                _check_total(count, word)
+        sorted_counts = dict(sorted(grouped.items()))
         source_list = []
         for source in sources:
             missing = {"name", "attribution", "licence"} - set(source)
@@ -1102,7 +1301,7 @@ class Lexicon:
         if not isinstance(note, str):
             raise LexiconError("note must be a str")
         version = _bump_patch(self._version)
-        child = Lexicon(
+        child = Lexicon._saved(
             counts,
             name=self._name,
             version=version,
@@ -1138,6 +1337,15 @@ class Lexicon:
             resolved[word] = resolved.get(word, 0) + count
         return resolved
 
+    def _added(self, additions: Mapping[str, int]) -> dict[str, int]:
+        """Return this lexicon's counts plus `additions`, each total at most MAX_COUNT."""
+        counts = dict(self._counts)
+        for word, count in additions.items():
+            total = counts.get(word, 0) + count
+            _check_total(total, word)
+            counts[word] = total
+        return counts
+
     def add(self, words_or_counts: Mapping[str, int] | Iterable[str], *, note: str) -> Lexicon:
         """Return a new lexicon with words added (or their counts increased).
 
@@ -1157,7 +1365,10 @@ class Lexicon:
         Raises
         ------
         LexiconError
-            When a word is not exactly one word or a count is not an int >= 0.
+            When a word is not exactly one word, is longer than :data:`MAX_WORD_LENGTH` or
+            has a letter outside :data:`WORD_LETTERS`; when a count is not an int from 0
+            to :data:`MAX_COUNT` or would exceed :data:`MAX_COUNT`; when nothing would
+            change (no words, or counts of 0 for words already there).
 
         """
         if isinstance(words_or_counts, str):
@@ -1169,10 +1380,13 @@ class Lexicon:
         )
         additions = self._resolve_additions(items)
         if not additions:
-            raise LexiconError("nothing to add")
-        counts = dict(self._counts)
-        for word, count in additions.items():
-            counts[word] = counts.get(word, 0) + count
+            raise _NoChangeError("nothing to add")
+        counts = self._added(additions)
+        if counts == dict(self._counts):
+            raise _NoChangeError(
+                f"nothing to add: every word is already in the {self._name} lexicon and "
+                "a count of 0 changes nothing"
+            )
         n_new = sum(1 for w in additions if w not in self._counts)
         what = f"added {_plural(n_new, 'word')}"
         if len(additions) > n_new:
@@ -1216,7 +1430,9 @@ class Lexicon:
         found = {w: self.find(w) for w in words}
         missing = [w for w, entry in found.items() if entry is None]
         if missing:
-            listed = ", ".join(repr(w) for w in missing)
+            listed = ", ".join(_show(w) for w in missing[:20]) + (
+                ", …" if len(missing) > 20 else ""
+            )
             raise LexiconError(f"not in the {self._name} lexicon: {listed}")
         if not words:
             raise LexiconError("nothing to remove")
@@ -1241,12 +1457,24 @@ class Lexicon:
         Lexicon
             Patch version bumped, one CHANGELOG line added.
 
+        Raises
+        ------
+        LexiconError
+            As :meth:`add`: a word or count beyond the limits, or nothing to merge (`other`
+            has no words, or only words already there with counts of 0).
+
         """
         counts_in = other.counts if isinstance(other, Lexicon) else other
         additions = self._resolve_additions(counts_in.items())
-        counts = dict(self._counts)
-        for word, count in additions.items():
-            counts[word] = counts.get(word, 0) + count
+        given = other.ref if isinstance(other, Lexicon) else "the words given"
+        if not additions:
+            raise _NoChangeError(f"nothing to merge: {given} has no words")
+        counts = self._added(additions)
+        if counts == dict(self._counts):
+            raise _NoChangeError(
+                f"nothing to merge: every word of {given} is already in the {self._name} "
+                "lexicon and its counts add 0"
+            )
         sources = list(self._sources)
         if isinstance(other, Lexicon):
             sources += [s for s in other._sources if s not in sources]
@@ -1291,8 +1519,8 @@ class Lexicon:
         Parameters
         ----------
         files : Mapping of str to bytes, optional
-            The data files to list with their sha256 (default: words.tsv and, when the
-            lexicon has one, bigrams.tsv).
+            The files to list with their sha256 (default: words.tsv, bigrams.tsv when the
+            lexicon has a bigram model, and CHANGELOG.md).
 
         Returns
         -------
@@ -1303,9 +1531,7 @@ class Lexicon:
 
         """
         if files is None:
-            files = {WORDS_FILE: self.words_tsv()}
-            if self.bigrams is not None:
-                files[BIGRAMS_FILE] = self.bigrams.to_tsv()
+            files = self._files()
         counts: dict[str, Any] = {
             "words": len(self),
             "acronyms": len(self.acronyms),
@@ -1338,12 +1564,28 @@ class Lexicon:
                 manifest[key] = self._meta[key]
         return manifest
 
-    def save(self, folder: str | os.PathLike[str]) -> Path:
-        """Write words.tsv, bigrams.tsv (if any), CHANGELOG.md and manifest.json to `folder`.
+    def _files(self) -> dict[str, bytes]:
+        """Return the files of a saved lexicon but the manifest: name -> bytes."""
+        files = {WORDS_FILE: self.words_tsv()}
+        if self.bigrams is not None:
+            files[BIGRAMS_FILE] = self.bigrams.to_tsv()
+        changelog = self._changelog or _changelog_header(self._name)
+        files[CHANGELOG_FILE] = changelog.encode("utf-8")
+        return files
 
-        Each file is written atomically (temp file + ``os.replace``), manifest.json last,
-        so an interrupted save leaves a folder whose manifest does not match and is
-        refused on load rather than read wrongly.
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        """Write the lexicon to `folder` as one transaction: all of it, or nothing.
+
+        The folder holds ``manifest.json``, ``words.tsv``, ``bigrams.tsv`` (when the
+        lexicon has a bigram model) and ``CHANGELOG.md``; the manifest lists the sha256 of
+        every other file. A save writes the new files complete (fsynced) into the hidden
+        folder ``.staging/`` under their sha256, then replaces ``manifest.json`` in one
+        ``os.replace``: that rename is the switch from the previous version to the new one.
+        The staged files are then renamed over the old ones and ``.staging/`` is removed.
+        A save killed before the switch leaves the previous version current and whole
+        (stale staged files are ignored, then removed by the next save); killed after it,
+        the new version is current, :func:`load_lexicon` reading the files still staged.
+        Saves to one folder are serialised by a lock on the folder (POSIX ``flock``).
 
         Parameters
         ----------
@@ -1355,6 +1597,12 @@ class Lexicon:
         Path
             The folder.
 
+        Raises
+        ------
+        LexiconError
+            For the folder of the lexicon shipped inside medocr, or when the folder cannot
+            be written (the previous version, if any, is then still current).
+
         """
         out = Path(folder)
         if _inside_package(out):
@@ -1362,21 +1610,88 @@ class Lexicon:
                 f"{out}: this is the lexicon shipped inside medocr; it is only written by "
                 "lexicon/fr-medical/build.py"
             )
-        files = {WORDS_FILE: self.words_tsv()}
-        if self.bigrams is not None:
-            files[BIGRAMS_FILE] = self.bigrams.to_tsv()
-        manifest = self.manifest(files)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            _atomic_write(out / name, data)
-        stale = out / BIGRAMS_FILE
-        if BIGRAMS_FILE not in files and stale.exists():
-            stale.unlink()
-        changelog = self._changelog or _changelog_header(self._name)
-        _atomic_write(out / CHANGELOG_FILE, changelog.encode("utf-8"))
-        text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
-        _atomic_write(out / MANIFEST_FILE, text.encode("utf-8"))
+        files = self._files()
+        manifest = json.dumps(self.manifest(files), ensure_ascii=False, indent=2) + "\n"
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            with _locked(out):
+                _commit(out, files, manifest.encode("utf-8"))
+        except OSError as exc:
+            raise LexiconError(
+                f"{out}: cannot save the lexicon ({exc.strerror or exc}); the previous "
+                "version, if any, is unchanged"
+            ) from None
         return out
+
+
+def _staged_name(name: str, sha256: str) -> str:
+    return f"{name}.{sha256}"
+
+
+def _commit(out: Path, files: Mapping[str, bytes], manifest: bytes) -> None:
+    """Stage `files` in ``out/.staging``, switch ``manifest.json``, then move them in place.
+
+    The caller holds the folder's lock. Before the switch a failure removes what it staged
+    (the previous version is untouched); after it the folder is already the new version.
+    """
+    _recover(out)
+    staging = out / STAGING_DIR
+    staged: dict[str, Path] = {}
+    try:
+        staging.mkdir(exist_ok=True)
+        for name, data in files.items():
+            blob = staging / _staged_name(name, _sha256(data))
+            _atomic_write(blob, data)
+            staged[name] = blob
+        _fsync_dir(staging)
+        _atomic_write(out / MANIFEST_FILE, manifest)  # the switch
+    except BaseException:
+        try:
+            switched = (out / MANIFEST_FILE).read_bytes() == manifest
+        except OSError:
+            switched = False
+        if not switched:  # e.g. Ctrl-C right after the rename: keep what it points to
+            shutil.rmtree(staging, ignore_errors=True)  # only this save's files (_recover)
+        raise
+    # The new version is current. Moving its files in place is housekeeping: until it is
+    # done, loading reads them from .staging, and the next save finishes it (_recover).
+    with contextlib.suppress(OSError):
+        _fsync_dir(out)
+        for name, blob in staged.items():
+            os.replace(blob, out / name)
+        for name in (WORDS_FILE, BIGRAMS_FILE, CHANGELOG_FILE):
+            if name not in files:
+                (out / name).unlink(missing_ok=True)
+        _fsync_dir(out)
+        _clean_leftovers(out)
+
+
+def _recover(out: Path) -> None:
+    """Finish the moves of a save killed after its switch, then remove what saves left."""
+    try:
+        manifest = json.loads((out / MANIFEST_FILE).read_bytes())
+    except (OSError, ValueError):
+        manifest = None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    for name in (WORDS_FILE, BIGRAMS_FILE, CHANGELOG_FILE):
+        entry = files.get(name) if isinstance(files, dict) else None
+        expected = entry.get("sha256") if isinstance(entry, dict) else None
+        if not isinstance(expected, str) or not _SHA256.fullmatch(expected):
+            continue
+        blob = out / STAGING_DIR / _staged_name(name, expected)
+        if blob.is_file() and _sha256(blob.read_bytes()) == expected:
+            os.replace(blob, out / name)
+    _fsync_dir(out)
+    _clean_leftovers(out)
+
+
+def _clean_leftovers(out: Path) -> None:
+    """Remove what killed saves left in `out`: ``.staging/`` and hidden temp files."""
+    shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
+    names = (WORDS_FILE, BIGRAMS_FILE, CHANGELOG_FILE, MANIFEST_FILE)
+    for path in out.glob(".*.tmp"):
+        if path.is_file() and any(path.name.startswith(f".{name}.") for name in names):
+            path.unlink(missing_ok=True)
 
 
 def _accents_agree(written: str, candidate: str) -> bool:
@@ -1450,8 +1765,27 @@ def _read_member(folder: _Folder, name: str, label: str) -> bytes:
 
 
 def _load_folder(folder: _Folder, label: str) -> Lexicon:
-    """Load a saved lexicon from a Path or Traversable, verifying every listed sha256."""
-    raw = _read_member(folder, MANIFEST_FILE, label)
+    """Load a saved lexicon from a Path or Traversable, verifying every listed sha256.
+
+    When a file does not match and ``manifest.json`` changed meanwhile (a save switched
+    versions while this was reading), the load starts again, up to three times.
+    """
+    for attempt in range(3):
+        raw = _read_member(folder, MANIFEST_FILE, label)
+        try:
+            return _load_version(folder, label, raw)
+        except LexiconError:
+            try:
+                switched = (folder / MANIFEST_FILE).read_bytes() != raw
+            except OSError:
+                switched = False
+            if attempt == 2 or not switched:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _load_version(folder: _Folder, label: str, raw: bytes) -> Lexicon:
+    """Load the version that manifest bytes `raw` of `folder` describe."""
     try:
         manifest = json.loads(raw.decode("utf-8"))
         if not isinstance(manifest, dict):
@@ -1470,8 +1804,21 @@ def _load_folder(folder: _Folder, label: str) -> Lexicon:
         raise LexiconError(f"{label}/{MANIFEST_FILE}: 'files' entries must be objects")
 
     def verified(name: str) -> bytes:
-        data = _read_member(folder, name, label)
         expected = str(files[name].get("sha256", ""))
+        try:
+            data = (folder / name).read_bytes()
+        except OSError:
+            data = None
+        if data is not None and _sha256(data) == expected:
+            return data
+        if _SHA256.fullmatch(expected):  # a save killed after its switch left it staged
+            try:
+                staged = (folder / STAGING_DIR / _staged_name(name, expected)).read_bytes()
+            except OSError:
+                staged = None
+            if staged is not None and _sha256(staged) == expected:
+                return staged
+        data = _read_member(folder, name, label)  # again: a save may have just moved it in
         actual = _sha256(data)
         if actual != expected:
             raise LexiconError(
@@ -1480,24 +1827,26 @@ def _load_folder(folder: _Folder, label: str) -> Lexicon:
             )
         return data
 
-    words = _parse_word_lines(verified(WORDS_FILE), f"{label}/{WORDS_FILE}")
+    words = _parse_word_lines(verified(WORDS_FILE), f"{label}/{WORDS_FILE}", strict=False)
     bigrams: Callable[[], BigramModel] | None = None
     if BIGRAMS_FILE in files:
-        verified(BIGRAMS_FILE)  # fail now, not at first use
+        bigram_bytes = verified(BIGRAMS_FILE)  # read now: a later save may replace the file
 
         def bigrams() -> BigramModel:
-            return BigramModel.from_tsv(verified(BIGRAMS_FILE), f"{label}/{BIGRAMS_FILE}")
+            return BigramModel.from_tsv(bigram_bytes, f"{label}/{BIGRAMS_FILE}")
 
     changelog = b""
-    if (folder / CHANGELOG_FILE).is_file():
+    if CHANGELOG_FILE in files:
+        changelog = verified(CHANGELOG_FILE)
+    elif (folder / CHANGELOG_FILE).is_file():  # saved before CHANGELOG.md was listed
         changelog = _read_member(folder, CHANGELOG_FILE, label)
     meta = {k: manifest[k] for k in ("description", "build", "parent") if k in manifest}
-    if "bigram_model" in manifest:
+    if isinstance(manifest.get("bigram_model"), dict):
         meta["bigram_model"] = {
             k: v for k, v in manifest["bigram_model"].items() if k in ("training", "note")
         }
     try:
-        return Lexicon(
+        return Lexicon._saved(
             words,
             name=manifest["name"],
             version=manifest["version"],
@@ -1510,6 +1859,8 @@ def _load_folder(folder: _Folder, label: str) -> Lexicon:
         )
     except KeyError as exc:
         raise LexiconError(f"{label}/{MANIFEST_FILE}: missing {exc}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise LexiconError(f"{label}/{MANIFEST_FILE}: malformed ({exc})") from None
 
 
 @functools.lru_cache(maxsize=4)

@@ -2,19 +2,24 @@
 
 Register the sub-commands on the ``medocr`` parser with :func:`add_lexicon_parser`; each
 handler returns the exit status (0 success, 1 some inputs failed and the rest were
-processed, 2 usage or fatal error; :class:`~medocr.errors.MedocrError` raised by a handler
-is reported by ``medocr.cli.main`` as exit 2). ``python -m medocr.lexicon_cli lexicon ...``
-runs them on their own.
+processed, or there was nothing to add or import so no version was made, 2 usage or fatal
+error; :class:`~medocr.errors.MedocrError` raised by a handler is reported by
+``medocr.cli.main`` as exit 2). ``python -m medocr.lexicon_cli lexicon ...`` runs them on
+their own.
 
 Changes (``add``, ``remove``, ``import``) apply to a lexicon *folder*: each writes a new
-version (patch bumped) and appends a CHANGELOG line, every file written atomically. The
-lexicon shipped inside medocr is never modified: ``medocr lexicon copy fr-medical DIR``
-first.
+version (patch bumped) and appends a CHANGELOG line, the whole version switched in at once
+(:meth:`medocr.lexicon.Lexicon.save`), under a lock on the folder so that two changes at
+once never lose one. Words added are held to the lexicon's limits (at most
+:data:`~medocr.lexicon.MAX_WORD_LENGTH` letters, all in :data:`~medocr.lexicon.WORD_LETTERS`,
+counts up to :data:`~medocr.lexicon.MAX_COUNT`). The lexicon shipped inside medocr is never
+modified: ``medocr lexicon copy fr-medical DIR`` first.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -80,45 +85,68 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _unchanged(action: str, path: Path, lexicon: Any, reason: str) -> int:
+    print(
+        f"lexicon {action}: {reason}; {path} is unchanged (still {lexicon.version})",
+        file=sys.stderr,
+    )
+    return EXIT_SOME_FAILED
+
+
 def _cmd_add(args: argparse.Namespace) -> int:
-    from medocr.lexicon import load_lexicon
+    from medocr.lexicon import MAX_COUNT, _locked, _NoChangeError, load_lexicon
 
     if args.count < 0:
         raise LexiconError(f"--count must be >= 0, got {args.count}")
+    if args.count > MAX_COUNT:
+        raise LexiconError(f"--count must be at most {MAX_COUNT}, got {args.count}")
     path = _writable_folder(args.lexicon_dir)
-    lexicon = load_lexicon(path)
-    changed = lexicon.add({w: args.count for w in args.words}, note=args.note or "")
-    changed.save(path)
+    with _locked(path):
+        lexicon = load_lexicon(path)
+        try:
+            changed = lexicon.add({w: args.count for w in args.words}, note=args.note or "")
+        except _NoChangeError as exc:
+            return _unchanged("add", path, lexicon, str(exc))
+        changed.save(path)
     _report_change(path, lexicon, changed)
     return EXIT_OK
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
-    from medocr.lexicon import load_lexicon
+    from medocr.lexicon import _locked, _show, load_lexicon
 
     path = _writable_folder(args.lexicon_dir)
-    lexicon = load_lexicon(path)
-    present = [w for w in args.words if lexicon.find(w) is not None]
-    missing = [w for w in args.words if lexicon.find(w) is None]
-    if not present:
-        listed = ", ".join(repr(w) for w in missing)
-        raise LexiconError(f"{path}: none of the words is in the lexicon: {listed}")
-    changed = lexicon.remove(present, note=args.note or "")
-    changed.save(path)
+    with _locked(path):
+        lexicon = load_lexicon(path)
+        present = [w for w in args.words if lexicon.find(w) is not None]
+        missing = [w for w in args.words if lexicon.find(w) is None]
+        if not present:
+            listed = ", ".join(_show(w) for w in missing[:20])
+            listed += ", …" if len(missing) > 20 else ""
+            raise LexiconError(f"{path}: none of the words is in the lexicon: {listed}")
+        changed = lexicon.remove(present, note=args.note or "")
+        changed.save(path)
     _report_change(path, lexicon, changed)
     for word in missing:
-        print(f"lexicon remove: {word!r} is not in the lexicon (skipped)", file=sys.stderr)
+        print(f"lexicon remove: {_show(word)} is not in the lexicon (skipped)", file=sys.stderr)
     return EXIT_SOME_FAILED if missing else EXIT_OK
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from medocr.lexicon import Lexicon, load_lexicon
+    from medocr.lexicon import Lexicon, _locked, _NoChangeError, load_lexicon
 
     path = _writable_folder(args.lexicon_dir)
-    lexicon = load_lexicon(path)
     words = Lexicon.from_word_list(args.file)
-    changed = lexicon.merge(words, note=args.note or f"imported {Path(args.file).name}")
-    changed.save(path)
+    with _locked(path):
+        lexicon = load_lexicon(path)
+        if not len(words):
+            return _unchanged("import", path, lexicon, f"{args.file}: no words to import")
+        try:
+            changed = lexicon.merge(words, note=args.note or f"imported {Path(args.file).name}")
+        except _NoChangeError:
+            reason = f"{args.file}: nothing to import (its words are there, counts of 0)"
+            return _unchanged("import", path, lexicon, reason)
+        changed.save(path)
     _report_change(path, lexicon, changed)
     return EXIT_OK
 
@@ -140,10 +168,11 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
 
 def _cmd_copy(args: argparse.Namespace) -> int:
-    from medocr.lexicon import load_lexicon
+    from medocr.lexicon import STAGING_DIR, load_lexicon
 
     dest = Path(args.dir)
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+    # what a killed copy left (only its staging folder) does not make the folder in use
+    if dest.exists() and (not dest.is_dir() or any(p.name != STAGING_DIR for p in dest.iterdir())):
         raise LexiconError(f"{dest}: exists and is not an empty folder")
     lexicon = load_lexicon(args.lexicon)
     lexicon.save(dest)
@@ -171,6 +200,15 @@ def _cmd_build(args: argparse.Namespace) -> int:
         f"{lexicon.total} tokens, {len(model) if model else 0} bigrams -> {args.out}"
     )
     return EXIT_OK
+
+
+def _count(text: str) -> int:
+    """Parse ``--count``: an integer, its range checked by the command."""
+    digits = text.strip().lstrip("+-")
+    if not digits.isdigit() or len(digits) > 30:
+        shown = text if len(text) <= 32 else text[:32] + "…"
+        raise argparse.ArgumentTypeError(f"not an integer count: {shown!r}")
+    return int(text)
 
 
 def add_lexicon_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -205,7 +243,9 @@ def add_lexicon_parser(subparsers: Any) -> argparse.ArgumentParser:
     add = actions.add_parser("add", help="add words (or raise their counts) in a folder")
     add.add_argument("lexicon_dir", metavar="LEXICON_DIR")
     add.add_argument("words", nargs="+", metavar="WORD", help="one word each (see tokenize)")
-    add.add_argument("--count", type=int, default=1, help="count added per word (default 1)")
+    add.add_argument(
+        "--count", type=_count, default=1, help="count added per word (default 1, at most 10^12)"
+    )
     add.add_argument("--note", default=None, help="why, for the CHANGELOG")
     add.set_defaults(func=_cmd_add)
 
@@ -275,10 +315,25 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        status = func(args)
+        sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's last flush
+        return status
     except MedocrError as exc:
         print(f"medocr: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        return _closed_stdout()
+
+
+def _closed_stdout() -> int:
+    """Stop quietly when the reader of stdout went away (``... lexicon info | head``).
+
+    As ``medocr.cli.main``: later writes (and the final flush) go to /dev/null, and the
+    status is 141, a shell's status for a death by SIGPIPE.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":
