@@ -108,9 +108,9 @@ def _export_bundle(bundle: Path) -> int:
 
 
 def _export_results(db_path: Path, fmt: str | None, out: str | None) -> int:
-    from medocr.batch import load_failures, load_results
+    from medocr.batch import failures_tsv, load_failures, load_results
     from medocr.exports import export_results
-    from medocr.fileio import write_atomic
+    from medocr.fileio import check_outputs, write_atomic
 
     if fmt is None or out is None:
         raise MedocrError(f"{db_path}: exporting a results database needs --format and --out")
@@ -119,16 +119,14 @@ def _export_results(db_path: Path, fmt: str | None, out: str | None) -> int:
         failures = load_failures(db_path)
     except ValueError as exc:
         raise MedocrError(str(exc)) from exc
+    check_outputs([db_path], [out])
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     files = export_results(results, fmt)
     for name, text in files.items():
         write_atomic(folder / name, text.encode("utf-8"))
     if failures:
-        lines = "path\terror\n" + "".join(
-            f"{p}\t{e.splitlines()[0] if e else ''}\n" for p, e in failures
-        )
-        write_atomic(folder / "failed.tsv", lines.encode("utf-8"))
+        write_atomic(folder / "failed.tsv", failures_tsv(failures).encode("utf-8"))
     print(
         f"export: {len(results)} pages as {fmt} -> {folder} ({len(files)} files"
         + (f", {len(failures)} failed inputs listed in failed.tsv)" if failures else ")")
@@ -212,7 +210,9 @@ def _result_table(result: Any) -> str:
 
 def _cmd_batch(args: argparse.Namespace) -> int:
     from medocr.batch import BatchTerminated, progress_printer, run_batch
+    from medocr.fileio import check_outputs
 
+    check_outputs([args.input_dir], [args.out])
     try:
         summary = run_batch(
             args.input_dir,
@@ -222,6 +222,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             progress=None if args.quiet else progress_printer(),
             force_config=args.force_config,
+            mode=0o666 & ~args.umask,  # the database honours --umask
         )
     except ValueError as exc:
         raise MedocrError(str(exc)) from exc
@@ -1078,7 +1079,9 @@ def _run(args: argparse.Namespace) -> int:
     """Run the chosen subcommand; turn the errors users can act on into one line."""
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        status = func(args)
+        sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's last flush
+        return status
     except MedocrError as exc:
         print(f"medocr: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -179,3 +179,23 @@ def test_a_registration_score_outside_0_1_is_a_usage_error(tmp_path, score, caps
         main(["fields", "x.png", "--out", str(tmp_path), "--min-score", score])
     assert stop.value.code == 2
     assert "within 0..1" in capsys.readouterr().err
+
+
+def test_a_results_database_inside_the_input_folder_is_refused(scans, capsys):
+    folder = scans[0].parent
+    assert main(["batch", str(folder), "--out", str(folder / "results.db"), "--quiet"]) == 2
+    assert "inside the input folder" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == [p.name for p in scans]
+
+
+def test_an_export_of_failures_keeps_odd_names_on_one_line(tmp_path):
+    from medocr.batch import FileOutcome, open_store, record
+
+    db = tmp_path / "results.db"
+    connection = open_store(db)
+    record(connection, FileOutcome("odd\tname\nwith breaks.png", [], "not an image\nmore", 0.1))
+    connection.close()
+    out = tmp_path / "export"
+    assert main(["export", str(db), "--format", "csv", "--out", str(out)]) == 0
+    lines = (out / "failed.tsv").read_text("utf-8").splitlines()
+    assert len(lines) == 2 and lines[1].count("\t") == 1
