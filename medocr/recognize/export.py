@@ -2,8 +2,8 @@
 
 The Keras model is exported as a TensorFlow SavedModel (``model.export``) in a private
 temporary folder, converted with ``python -m tf2onnx.convert --opset 17``, checked against
-TensorFlow on a probe batch, and added to the bundle as ``model.onnx`` (``meta.json`` is
-rewritten with its sha256). The bundle is left untouched if any step fails.
+TensorFlow on a probe batch, and added to the bundle as ``model.onnx`` (``meta.json`` and
+``bundle.sha256`` are rewritten with its sha256). The bundle is left untouched if any step fails.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from medocr.bundles import read_meta, write_meta
+from medocr.bundles import read_meta, write_bundle_file
 from medocr.errors import ModelError
 
 OPSET = 17
@@ -46,7 +46,7 @@ def export_onnx(bundle: str | Path, *, opset: int = OPSET) -> dict[str, Any]:
     from medocr.recognize.runtime import KIND, Recognizer
 
     folder = Path(bundle)
-    meta = read_meta(folder, KIND)
+    read_meta(folder, KIND)  # a folder, not a shipped name (those are resolved by load)
     recognizer = Recognizer.load(folder, backend="tensorflow")
     with tempfile.TemporaryDirectory(prefix="medocr-export-") as work:
         saved = Path(work) / "saved_model"
@@ -74,16 +74,7 @@ def export_onnx(bundle: str | Path, *, opset: int = OPSET) -> dict[str, Any]:
                 f"(> {TOLERANCE:g}); not added"
             )
         data = onnx_path.read_bytes()
-    (folder / "model.onnx").write_bytes(data)
-    write_meta(
-        folder,
-        KIND,
-        {
-            k: v
-            for k, v in meta.items()
-            if k not in ("format_version", "kind", "files", "medocr_version")
-        },
-    )
+    write_bundle_file(folder, "model.onnx", data)
     return {"max_abs_diff": difference, "onnx_bytes": len(data)}
 
 

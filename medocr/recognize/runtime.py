@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from medocr.bundles import read_meta, resolve, write_bundle
+from medocr.bundles import open_bundle, resolve, write_bundle
 from medocr.errors import ModelError
 from medocr.recognize.alphabet import Alphabet
 from medocr.recognize.crnn import CRNNConfig, frame_count, pad_batch, prepare_line, softmax
@@ -91,6 +91,11 @@ class Recognizer:
         The bundle's metadata.
     session : onnxruntime.InferenceSession or None
         Used instead of `model` when set.
+    digest : str
+        sha256 of the bundle's manifest (:attr:`medocr.bundles.Bundle.digest`): which files
+        were read; empty for a model that was not loaded from a bundle.
+    folder : Path or None
+        The bundle folder it was loaded from.
     """
 
     model: Any
@@ -99,11 +104,18 @@ class Recognizer:
     meta: dict[str, Any]
     session: Any = None
     _forward: Any = field(default=None, repr=False)  # traced once: one graph for all widths
+    digest: str = ""
+    folder: Path | None = None
 
     @property
     def ref(self) -> str:
-        """``name@epoch`` style id recorded in results."""
-        return f"{self.meta.get('name', 'crnn')}@{self.meta.get('version', 'dev')}"
+        """``name@version+sha12`` id recorded in results (the sha is the bundle digest's).
+
+        meta.json names the model, the digest says which files were read: a copy with
+        other weights or another alphabet never passes for the shipped model.
+        """
+        ref = f"{self.meta.get('name', 'crnn')}@{self.meta.get('version', 'dev')}"
+        return f"{ref}+{self.digest[:12]}" if self.digest else ref
 
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_MODEL, *, backend: str = "auto") -> Recognizer:
@@ -122,27 +134,44 @@ class Recognizer:
         ModelError
             Missing, altered or foreign bundle (see :func:`medocr.bundles.read_meta`).
         """
-        folder = resolve(name_or_path)
-        meta = read_meta(folder, KIND)
-        alphabet = Alphabet.from_dict(meta["alphabet"])
-        config = CRNNConfig.from_dict(meta["architecture"])
-        onnx_file = folder / "model.onnx"
-        if backend == "onnx" or (backend == "auto" and onnx_file.exists() and _has_onnxruntime()):
-            if not onnx_file.exists():
+        bundle = open_bundle(resolve(name_or_path), KIND)
+        folder, meta = bundle.folder, bundle.meta
+        alphabet, config = _contract(folder, meta)
+        if backend not in ("auto", "tensorflow", "onnx"):
+            raise ModelError(f"{backend!r}: unknown backend (auto, tensorflow or onnx)")
+        has_onnx = "model.onnx" in bundle.hashes
+        if backend == "onnx" or (backend == "auto" and has_onnx and _has_onnxruntime()):
+            if not has_onnx:
                 raise ModelError(f"{folder}: no model.onnx in this bundle (run medocr export)")
             import onnxruntime
 
-            session = onnxruntime.InferenceSession(
-                str(onnx_file), providers=["CPUExecutionProvider"]
-            )
-            return cls(None, alphabet, config, meta, session)
+            data = bundle.read_bytes("model.onnx")
+            try:
+                session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime's own exception types: bad graph or bytes
+                raise ModelError(f"{folder}: cannot load model.onnx ({exc})") from exc
+            inputs, outputs = session.get_inputs(), session.get_outputs()
+            if len(inputs) != 1 or not outputs:
+                raise ModelError(
+                    f"{folder}: model.onnx has {len(inputs)} inputs and {len(outputs)} "
+                    f"outputs, expected 1 image input and a logits output"
+                )
+            _check_shapes(folder, "model.onnx", config, inputs[0].shape, outputs[0].shape)
+            return cls(None, alphabet, config, meta, session, digest=bundle.digest, folder=folder)
+        if "model.keras" not in bundle.hashes:
+            raise ModelError(f"{folder}: no model.keras in this bundle")
         import keras
 
         try:
             model = keras.saving.load_model(folder / "model.keras", compile=False, safe_mode=True)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # Keras raises many types for a bad archive or config
             raise ModelError(f"{folder}: cannot load model.keras ({exc})") from exc
-        return cls(model, alphabet, config, meta)
+        try:
+            in_shape, out_shape = model.input_shape, model.output_shape
+        except (AttributeError, ValueError) as exc:
+            raise ModelError(f"{folder}: model.keras has no single input and output") from exc
+        _check_shapes(folder, "model.keras", config, in_shape, out_shape)
+        return cls(model, alphabet, config, meta, digest=bundle.digest, folder=folder)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Run the network on a padded batch ``(B, H, W, 1)``; return logits ``(B, T, C)``."""
@@ -186,6 +215,73 @@ class Recognizer:
                     np.ascontiguousarray(probs[row, :frames]), self.alphabet
                 )
         return [r for r in results if r is not None]
+
+
+def _contract(folder: Path, meta: dict[str, Any]) -> tuple[Alphabet, CRNNConfig]:
+    """Alphabet and architecture from meta.json, consistent with each other.
+
+    Raises
+    ------
+    ModelError
+        Malformed alphabet or architecture; ``input_height`` other than the architecture's
+        height; ``num_classes`` other than the alphabet size + 1 (the blank).
+    """
+    try:
+        alphabet = Alphabet.from_dict(meta["alphabet"])
+        config = CRNNConfig.from_dict(meta["architecture"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelError(
+            f"{folder}: meta.json has no usable alphabet and architecture ({exc})"
+        ) from exc
+    height = meta.get("input_height")
+    if height != config.height or not isinstance(height, int) or height <= 0:
+        raise ModelError(
+            f"{folder}: meta.json input_height {height!r} differs from the architecture's "
+            f"height {config.height!r}"
+        )
+    if config.num_classes != alphabet.num_classes:
+        raise ModelError(
+            f"{folder}: meta.json architecture has {config.num_classes!r} classes, its alphabet "
+            f"{len(alphabet.chars)} characters + blank = {alphabet.num_classes}"
+        )
+    return alphabet, config
+
+
+def _check_shapes(
+    folder: Path, name: str, config: CRNNConfig, inputs: Sequence[Any], outputs: Sequence[Any]
+) -> None:
+    """Check that the network takes ``(B, height, W, 1)`` and gives ``(B, T, alphabet + 1)``.
+
+    Raises
+    ------
+    ModelError
+        Another input height or channel count, or another number of output classes,
+        than meta.json says (dimensions left free in the file are not checked).
+    """
+    inputs, outputs = list(inputs or []), list(outputs or [])
+    if len(inputs) != 4 or len(outputs) != 3:
+        raise ModelError(
+            f"{folder}: {name} takes {inputs} and gives {outputs}, expected "
+            f"(batch, {config.height}, width, 1) -> (batch, frames, {config.num_classes})"
+        )
+    height, channels, classes = inputs[1], inputs[3], outputs[2]
+    if isinstance(height, int) and height != config.height:
+        raise ModelError(
+            f"{folder}: {name} takes lines {height} pixels high, meta.json says "
+            f"input_height {config.height}"
+        )
+    if isinstance(channels, int) and channels != 1:
+        raise ModelError(f"{folder}: {name} takes {channels} channels, expected 1 (grayscale)")
+    if isinstance(classes, int) and classes != config.num_classes:
+        raise ModelError(
+            f"{folder}: {name} gives {classes} classes, meta.json's alphabet has "
+            f"{config.num_classes - 1} characters + blank = {config.num_classes}"
+        )
+    if not all(isinstance(d, int) for d in (height, classes)):
+        raise ModelError(
+            f"{folder}: {name} leaves its input height or class count free ({inputs} -> "
+            f"{outputs}); cannot check it against meta.json"
+        )
 
 
 def _has_onnxruntime() -> bool:
