@@ -211,8 +211,8 @@ def main() -> None:
 
 
 def write_card(folder: Path, recognizer: Recognizer, figures: str, version: str) -> None:
-    """Write MODEL_CARD.md into the bundle and re-hash the bundle's files."""
-    from medocr.bundles import write_meta
+    """Write MODEL_CARD.md into the bundle and re-seal it (and the package hashes if shipped)."""
+    from medocr.bundles import is_shipped, update_shipped, write_meta
     from medocr.recognize.runtime import KIND
 
     meta = recognizer.meta
@@ -245,6 +245,8 @@ def write_card(folder: Path, recognizer: Recognizer, figures: str, version: str)
     }
     keep.update(name=folder.name, version=version)
     write_meta(folder, KIND, keep)
+    if is_shipped(folder):
+        update_shipped()
     print(f"wrote {folder / 'MODEL_CARD.md'} and re-hashed the bundle")
 
 

@@ -306,19 +306,16 @@ def _evaluation_run(data: Path, pipeline: Any, limit: int | None) -> Any:
 
 
 def _write_calibration(bundle: Path, run: Any, source: str) -> None:
-    from medocr.bundles import read_meta, write_meta
+    from medocr.bundles import is_shipped, write_bundle_file
     from medocr.evaluate.calibration import CALIBRATION_FILE, fit_calibration
 
-    meta = read_meta(bundle)
     outcomes = run.outcomes
     calibration = fit_calibration(
         [o.kind for o in outcomes], [o.confidence for o in outcomes],
         [o.correct() for o in outcomes], source=source, texts=[o.text for o in outcomes],
     )  # fmt: skip
     text = json.dumps(calibration.to_dict(), indent=1)
-    (bundle / CALIBRATION_FILE).write_text(text, encoding="utf-8")
-    keep = {k: v for k, v in meta.items() if k not in ("format_version", "kind", "files")}
-    write_meta(bundle, meta["kind"], keep)
+    write_bundle_file(bundle, CALIBRATION_FILE, text.encode("utf-8"))
     kinds = ", ".join(
         f"{k} ({v.fields} fields, accept at 1% error: "
         + ("never" if v.thresholds["0.01"] is None else f">= {v.thresholds['0.01']:.3f}")
@@ -326,6 +323,11 @@ def _write_calibration(bundle: Path, run: Any, source: str) -> None:
         for k, v in calibration.kinds.items()
     )
     print(f"evaluate: calibration written to {bundle / CALIBRATION_FILE}: {kinds}")
+    if is_shipped(bundle):
+        print(
+            "evaluate: a shipped bundle changed: run `python -m medocr.bundles update-shipped` "
+            "to record its new hashes in the package, or loading will refuse it"
+        )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

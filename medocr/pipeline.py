@@ -13,6 +13,7 @@ go on (unless ``strict``).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -124,14 +125,17 @@ class Pipeline:
     @cached_property
     def calibration(self) -> Any:
         """The bundle's :class:`~medocr.evaluate.calibration.Calibration`, or None."""
-        from medocr.bundles import resolve
+        from medocr.bundles import open_bundle, resolve
         from medocr.evaluate.calibration import CALIBRATION_FILE, Calibration
 
-        path = resolve(self.config.model) / CALIBRATION_FILE
-        if not self.config.calibrate or not path.exists():
+        if not self.config.calibrate:
             return None
+        bundle = open_bundle(resolve(self.config.model))  # checked against its manifest
+        if CALIBRATION_FILE not in bundle.hashes:
+            return None
+        path = bundle.folder / CALIBRATION_FILE
         try:
-            return Calibration.load(path)
+            return Calibration.from_dict(json.loads(bundle.read_bytes(CALIBRATION_FILE)))
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{path}: unreadable calibration ({exc})") from exc
 

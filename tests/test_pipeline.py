@@ -51,7 +51,7 @@ def test_bad_configs_name_the_file_and_the_reason(tmp_path, content, message):
 
 
 def test_thresholds_come_from_config_then_calibration_then_defaults(tmp_path):
-    from medocr.bundles import copy_bundle, write_meta
+    from medocr.bundles import copy_bundle, write_bundle_file, write_meta
     from medocr.evaluate.calibration import Calibration, KindCalibration
 
     bundle = copy_bundle(resolve("fr-crnn-small"), tmp_path / "bundle")
@@ -68,8 +68,11 @@ def test_thresholds_come_from_config_then_calibration_then_defaults(tmp_path):
     assert pipeline._confidence("cause", 0.75, "cancer") == pytest.approx(0.55)
     assert Pipeline(model=str(bundle), thresholds={"cause": 0.5}).threshold("cause") == 0.5
     assert Pipeline(model=str(bundle), calibrate=False).calibration is None
-    (bundle / "calibration.json").write_text('{"format": "other"}')
+    write_bundle_file(bundle, "calibration.json", b'{"format": "other"}')
     with pytest.raises(ModelError, match="unreadable calibration"):
+        Pipeline(model=str(bundle)).threshold("cause")
+    (bundle / "calibration.json").write_text(json.dumps(calibration.to_dict()))
+    with pytest.raises(ModelError, match="calibration.json does not match"):  # not sealed
         Pipeline(model=str(bundle)).threshold("cause")
 
 
