@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install fonts lint typecheck bench clean
+.PHONY: demo test install fonts lint typecheck bench fuzz clean
 
 ## demo: install everything, then generate a certificate and print its fields
 demo: install
@@ -36,6 +36,15 @@ typecheck: install
 ## bench: speed benchmarks; figures go to benchmarks/RESULTS.md
 bench: install
 	$(BIN)/python benchmarks/bench_synth.py
+
+## fuzz: a million mutated PNG/JPEG/TIFF/BMP files through medocr.io.read_pages; fails on
+## any outcome but pages or an InputError (FUZZ_CASES, FUZZ_WORKERS, FUZZ_SEED to change)
+FUZZ_CASES ?= 1000000
+FUZZ_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SEED ?= 0
+fuzz: install
+	$(BIN)/python scripts/fuzz_images.py --cases $(FUZZ_CASES) --workers $(FUZZ_WORKERS) \
+		--seed $(FUZZ_SEED)
 
 clean:
 	rm -rf $(VENV) demo-output build *.egg-info .pytest_cache .ruff_cache .mypy_cache

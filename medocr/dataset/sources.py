@@ -219,7 +219,7 @@ def _line_units(item: WorkItem, raw: bytes, number: int, levels: tuple[str, ...]
     if "line" not in levels:
         return []
     try:
-        image = read_image(record.image).image
+        image = read_image(record.image, max_aspect=None).image  # lines are long
         data = Path(record.image).read_bytes()
     except (InputError, OSError) as exc:
         raise BadInput("image", getattr(exc, "reason", str(exc))) from exc
