@@ -162,6 +162,11 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+# Pillow's TIFF plugin logs its complaints about a corrupt file ("More samples per pixel
+# than can be decoded") at error level; with no logging configured Python prints them on
+# stderr. The InputError raised here already says what is wrong, so they stay off the
+# console (an application that configures logging still receives them).
+logging.getLogger("PIL.TiffImagePlugin").addHandler(logging.NullHandler())
 
 DEFAULT_MAX_PIXELS = 150_000_000
 """Default upper bound on width x height of one page (a 600 dpi A3 scan is ~70 MP)."""

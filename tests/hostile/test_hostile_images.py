@@ -830,3 +830,17 @@ def test_peak_memory_of_hostile_files(tmp_path: Path, name: str) -> None:
     assert report["outcome"].startswith(outcome), report
     assert report["peak"] <= GB, report
     assert report["peak"] - report["before"] <= mio.DEFAULT_MAX_MEMORY, report
+
+
+def test_pillow_tiff_complaints_stay_off_the_console():
+    """Pillow logs corrupt-TIFF complaints at error level; the InputError already says it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, medocr.io; "
+        "logging.getLogger('PIL.TiffImagePlugin').error('More samples per pixel than can be "
+        "decoded: 771')"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stderr == ""
