@@ -18,6 +18,8 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from medocr.text import fold_accents
+
 #: Unit names of :class:`Duration`, shortest first, and their length in days.
 UNIT_DAYS = {
     "minute": 1 / 1440,
@@ -157,10 +159,9 @@ class Duration:
 
 
 def _plain(text: str) -> str:
-    """Lower case, no accents, one space between words, no final dot on words."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c))
-    ascii_text = ascii_text.replace("½", " 1/2").replace("~", " environ ")
+    """Lower case, NFKC, accents folded (``fold_accents``), one space between words, no dots."""
+    text = text.replace("½", " 1/2").replace("~", " environ ")  # before NFKC makes ½ '1⁄2'
+    ascii_text = fold_accents(unicodedata.normalize("NFKC", text).lower())
     return " ".join(word.rstrip(".") or word for word in ascii_text.split())
 
 

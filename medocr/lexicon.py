@@ -10,9 +10,11 @@ labels and a curated list of death-certificate vocabulary; a frozen copy ships i
 Words
     :func:`tokenize` is the one definition of a word used everywhere in medocr: a maximal
     run of letters (``str.isalpha``, accented letters included) in the NFC text with
-    apostrophes normalised (:func:`medocr.recognize.alphabet.normalize_text`). Digits,
-    spaces, apostrophes, hyphens and punctuation separate words: ``"d'inhalation"`` gives
-    ``d``, ``inhalation``; ``"48h"`` gives ``h``.
+    apostrophes normalised. Digits, spaces, apostrophes, hyphens and punctuation separate
+    words: ``"d'inhalation"`` gives ``d``, ``inhalation``; ``"48h"`` gives ``h``. It lives
+    in the core text layer, :mod:`medocr.text`, with :func:`~medocr.text.normalize_text`
+    and the one accent folding (:func:`~medocr.text.fold_accents`, also importable here
+    as ``strip_accents``).
 Case policy (``lower-except-acronyms``)
     A word is stored in lowercase, except acronyms, stored in capitals. A word is an
     acronym when every spelling of it in a source is written in capitals (``AVC``, ``K``,
@@ -67,10 +69,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from medocr._version import __version__
 from medocr.errors import LexiconError
-from medocr.recognize.alphabet import APOSTROPHES, normalize_text
+from medocr.text import (
+    APOSTROPHES,
+    expand_ligatures,
+    is_word_char,
+    normalize_text,
+    tokenize,
+)
+from medocr.text import fold_accents as strip_accents
 
 if TYPE_CHECKING:
-    from medocr.recognize.alphabet import Alphabet
+    from medocr.text import Alphabet
 
 __all__ = [
     "CASE_POLICY",
@@ -130,109 +139,13 @@ NORMALISATION: Mapping[str, str] = MappingProxyType(
 
 _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _CHANGELOG_VERSION = re.compile(r"^- (\d+\.\d+\.\d+) ", re.MULTILINE)
-_LETTER_RUNS = re.compile(r"[^\W\d_]+")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 # ---------------------------------------------------------------------------------------------
-# Words: tokenisation, normalisation, folding.
+# Words: the lexicon's keys (tokenisation, normalisation and accent folding: medocr.text).
 # ---------------------------------------------------------------------------------------------
-
-
-def _normalize(text: str) -> str:
-    """Return :func:`normalize_text` of `text`, skipping the work for plain ASCII words."""
-    if text.isascii():  # ASCII is NFC already; its only apostrophe variant is '`'
-        return text.replace("`", "'") if "`" in text else text
-    if any(a in text for a in APOSTROPHES):
-        return normalize_text(text)
-    return unicodedata.normalize("NFC", text)
-
-
-def is_word_char(c: str) -> bool:
-    """Return whether the single character `c` belongs to words (``str.isalpha``).
-
-    Parameters
-    ----------
-    c : str
-        One character (a longer string gives False).
-
-    Returns
-    -------
-    bool
-        True for letters, accented letters and ligatures (``é``, ``œ``); False for
-        digits, spaces, apostrophes, hyphens, punctuation and combining marks.
-
-    """
-    return len(c) == 1 and c.isalpha()
-
-
-def tokenize(text: str) -> list[str]:
-    """Return the words of `text`: its maximal runs of letters, in order.
-
-    The text is first normalised (NFC, apostrophes -> ``'``); every character that is
-    not a letter (:func:`is_word_char`) separates words and is dropped.
-
-    Parameters
-    ----------
-    text : str
-        Any text, e.g. a decoded line.
-
-    Returns
-    -------
-    list of str
-        The words as written (case and accents kept).
-
-    Examples
-    --------
-    >>> tokenize("cardio-respiratoire, d'inhalation, 48h, Covid-19")
-    ['cardio', 'respiratoire', 'd', 'inhalation', 'h', 'Covid']
-
-    """
-    words: list[str] = []
-    for run in _LETTER_RUNS.findall(_normalize(text)):
-        if run.isalpha():
-            words.append(run)
-        else:  # the regex also takes non-decimal numerals such as '²': split on them
-            words.extend(w for w in "".join(c if c.isalpha() else " " for c in run).split())
-    return words
-
-
-def _expand_ligatures(text: str) -> str:
-    """Write ``œ``/``æ`` as ``oe``/``ae`` (``Œdème`` -> ``Oedème``, ``ŒDÈME`` -> ``OEDÈME``)."""
-    if not any(c in "œæŒÆ" for c in text):
-        return text
-    out = []
-    for i, c in enumerate(text):
-        if c in "ŒÆ":
-            nxt = text[i + 1 : i + 2]
-            pair = "OE" if c == "Œ" else "AE"
-            out.append(pair if not nxt or nxt.isupper() else pair.capitalize())
-        else:
-            out.append({"œ": "oe", "æ": "ae"}.get(c, c))
-    return "".join(out)
-
-
-def strip_accents(word: str) -> str:
-    """Return `word` without accents, ``œ`` and ``æ`` written ``oe`` and ``ae``.
-
-    Parameters
-    ----------
-    word : str
-        Any text.
-
-    Returns
-    -------
-    str
-        ``"Œdème aigu"`` -> ``"Oedeme aigu"``; case is kept.
-
-    """
-    decomposed = unicodedata.normalize("NFD", _expand_ligatures(word))
-    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not _is_mark(c)))
-
-
-def _is_mark(c: str) -> bool:
-    return unicodedata.combining(c) != 0 or unicodedata.category(c) == "Mn"
 
 
 def fold(word: str) -> str:
@@ -302,7 +215,7 @@ def _check_word(word: Any, where: str = "", *, strict: bool = True) -> str:
     prefix = f"{where}: " if where else ""
     if not isinstance(word, str):
         raise LexiconError(f"{prefix}words must be str, got {type(word).__name__}")
-    text = _normalize(word)
+    text = normalize_text(word)
     if not text.isalpha():
         tokens = tokenize(text)
         if not text:
@@ -644,7 +557,7 @@ class BigramModel:
             for known in sorted(set(self._uni) | set(self._totals), key=self._rank):
                 index.setdefault(fold(known), known)
             self._fold_index = index
-        return self._fold_index.get(fold(_normalize(word)), word)
+        return self._fold_index.get(fold(normalize_text(word)), word)
 
     def _rank(self, word: str) -> tuple[int, str]:
         return (-self._uni.get(word, 0), word)
@@ -1228,7 +1141,7 @@ class Lexicon:
         """
         if not isinstance(written, str):
             return None
-        text = _normalize(written)
+        text = normalize_text(written)
         if text in self._counts:
             return text
         by_case, by_fold = self._indices()
@@ -1395,7 +1308,7 @@ class Lexicon:
 
     def find(self, word: str) -> str | None:
         """Return the entry matching `word` exactly or by case only (accents respected)."""
-        text = _normalize(word)
+        text = normalize_text(word)
         if text in self._counts:
             return text
         return self._indices()[0].get(text.casefold())
@@ -1696,8 +1609,8 @@ def _clean_leftovers(out: Path) -> None:
 
 def _accents_agree(written: str, candidate: str) -> bool:
     """Return whether every accent written is also in `candidate` (missing ones are fine)."""
-    a = _expand_ligatures(written.casefold())
-    b = _expand_ligatures(candidate.casefold())
+    a = expand_ligatures(written.casefold())
+    b = expand_ligatures(candidate.casefold())
     if len(a) != len(b):
         return False
     return all(x == y or x == strip_accents(y) for x, y in zip(a, b, strict=True))
@@ -1709,7 +1622,7 @@ def _variants(word: str) -> dict[str, None]:
     variants: dict[str, None] = {}
     for base in bases:
         variants.setdefault(base, None)
-        variants.setdefault(_expand_ligatures(base), None)
+        variants.setdefault(expand_ligatures(base), None)
         variants.setdefault(strip_accents(base), None)
     return variants
 
@@ -1977,7 +1890,7 @@ def find_cim10(path: str | os.PathLike[str] | None = None) -> Path:
     ----------
     path : str or PathLike, optional
         The file, its ``cim10`` folder, or the data folder holding ``cim10/``. Default:
-        ``$MEDOCR_DATA``, else ``../shared/data`` from the current directory.
+        ``$MEDOCR_DATA`` (never a guess from the working directory).
 
     Returns
     -------
@@ -1987,12 +1900,16 @@ def find_cim10(path: str | os.PathLike[str] | None = None) -> Path:
     Raises
     ------
     LexiconError
-        When it is not there.
+        When it is not there, or when neither `path` nor ``$MEDOCR_DATA`` is given.
 
     """
     if path is None:
-        env = os.environ.get("MEDOCR_DATA")
-        path = env if env else Path.cwd() / ".." / "shared" / "data"
+        path = os.environ.get("MEDOCR_DATA") or None
+    if path is None:
+        raise LexiconError(
+            "no CIM-10 labels given: pass --cim10 DIR or set MEDOCR_DATA to the folder "
+            "holding cim10/"
+        )
     base = Path(path)
     for candidate in (base, base / "cim10.csv.gz", base / "cim10" / "cim10.csv.gz"):
         if candidate.is_file():

@@ -6,7 +6,7 @@ This is the classical path the CTC recognizer is compared with::
       ──predict_proba──▶ (N, C) ──+ space rows──▶ lexicon_search ──▶ Hypothesis
 
 :func:`line_char_probs` does the first half and returns the probability matrix in the
-columns of an :class:`~medocr.recognize.alphabet.Alphabet` (the classifier's classes plus
+columns of an :class:`~medocr.text.Alphabet` (the classifier's classes plus
 the space), one row per segmented character and a one-hot space row between words and
 between lines; :func:`read_line_by_chars` runs :func:`~medocr.decode.lexicon_search` on it.
 """
@@ -23,7 +23,7 @@ from medocr.classify.base import CharClassifier
 from medocr.decode.correct import DEFAULT_MAX_DISTANCE, lexicon_search
 from medocr.preprocess.binarize import CROP_MARGIN
 from medocr.preprocess.segment import char_images, segment_field
-from medocr.recognize.alphabet import Alphabet
+from medocr.text import Alphabet
 from medocr.types import CharImage, FieldCrop, Hypothesis, LineImage
 
 SPACE = " "

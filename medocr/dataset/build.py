@@ -41,7 +41,7 @@ from medocr.dataset.splits import DEFAULT_SPLITS, SplitPlan, check_splits
 from medocr.dataset.units import LEVELS
 from medocr.errors import MedocrError
 from medocr.fileio import write_atomic
-from medocr.recognize.alphabet import Alphabet
+from medocr.text import Alphabet
 
 SETTINGS = "build.json"
 SETTINGS_SCHEMA = "medocr-dataset-build/1"

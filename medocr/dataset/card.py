@@ -2,7 +2,7 @@
 
 Counts per split and level, documents (writers) per split, origins, sources, fonts,
 charset histogram per level, text-length distribution per level, the dataset's
-:class:`~medocr.recognize.alphabet.Alphabet`, characters outside a given alphabet,
+:class:`~medocr.text.Alphabet`, characters outside a given alphabet,
 removed duplicates, skipped inputs and the shard files. Every figure is accumulated
 while the manifest streams by, in memory bounded by the charset and the longest text.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from medocr._version import __version__
 from medocr.dataset.units import LEVELS
 from medocr.errors import MedocrError
-from medocr.recognize.alphabet import Alphabet
+from medocr.text import Alphabet
 
 CARD_SCHEMA = "medocr-dataset-card/1"
 CARD_JSON, CARD_MD = "card.json", "card.md"

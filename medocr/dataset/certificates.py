@@ -43,8 +43,8 @@ from medocr.dataset.units import (
     to_crop,
 )
 from medocr.errors import InputError, TemplateError
-from medocr.recognize.alphabet import normalize_text
 from medocr.templates import Template, TemplateField, load_template
+from medocr.text import normalize_text
 
 SCHEMAS = ("medocr-synth-truth/1", "medocr-truth/1")
 DEFAULT_MARGIN = (12, 18)

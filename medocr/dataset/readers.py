@@ -7,7 +7,7 @@ A built dataset (:mod:`medocr.dataset.build`) is read from its TFRecord shards.
 
 The ``tf.data`` pipeline (:func:`line_dataset`, over either kind) decodes in parallel,
 resizes to the model height keeping the aspect ratio, applies an optional augmentation,
-encodes the label with an :class:`~medocr.recognize.alphabet.Alphabet`, and batches by
+encodes the label with an :class:`~medocr.text.Alphabet`, and batches by
 width buckets. The numpy readers (:func:`iter_units`, :func:`char_arrays`) need no
 TensorFlow.
 """
@@ -27,8 +27,8 @@ from medocr.dataset.card import card_alphabet, load_card
 from medocr.dataset.tfrecord import decode_example, read_records
 from medocr.dataset.units import CHAR_SIZE, char_array
 from medocr.errors import MedocrError
-from medocr.recognize.alphabet import Alphabet, normalize_text
 from medocr.recognize.crnn import frame_count, prepare_line
+from medocr.text import Alphabet, normalize_text
 
 WIDTH_BUCKETS = (128, 256, 384, 512, 640, 768, 1024, 1280, 1536)
 MAX_WIDTH = 2048

@@ -264,7 +264,7 @@ def annotated_units(
     KeyError, TypeError, ValueError
         Malformed annotation (the caller records it).
     """
-    from medocr.recognize.alphabet import normalize_text
+    from medocr.text import normalize_text
 
     wanted = set(levels)
     move = to_image or as_box

@@ -19,8 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from medocr.lexicon import tokenize
-from medocr.recognize.alphabet import Alphabet
+from medocr.text import Alphabet, tokenize
 from medocr.types import CharSpan, FrameProbs, Hypothesis, WordHypothesis
 
 NEG_INF = -math.inf

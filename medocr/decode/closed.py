@@ -18,7 +18,7 @@ from medocr.decode._common import (
     word_hypotheses,
 )
 from medocr.decode.trie import lexicon_lookup
-from medocr.recognize.alphabet import normalize_text
+from medocr.text import normalize_text
 from medocr.types import FrameProbs, Hypothesis
 
 _CHUNK = 256  # values scored together (bounds the (values, states) work arrays)

@@ -42,7 +42,7 @@ import numpy as np
 
 from medocr.decode._common import WordSource, check_count, check_matrix, empty_hypothesis
 from medocr.decode.trie import LexiconTrie, get_trie
-from medocr.recognize.alphabet import Alphabet
+from medocr.text import Alphabet
 from medocr.types import CharSpan, Hypothesis, WordHypothesis
 
 DEFAULT_MAX_DISTANCE = 0.34

@@ -9,7 +9,7 @@ label), 14 bytes per node, plus the stored forms as one string (for
 into small dicts on first use and memoised (at most :data:`MEMO_LIMIT` nodes). A 40,000-word
 lexicon (164,000 forms, 960,000 nodes) takes about 17 MiB (``benchmarks/bench_decode.py``).
 
->>> from medocr.recognize.alphabet import Alphabet
+>>> from medocr.text import Alphabet
 >>> trie = get_trie(["avc", "arrêt"], Alphabet(tuple("abcdefghijklmnopqrstuvwxyzêAVCR ")))
 >>> trie.lookup("AVC"), trie.lookup("arret"), trie.lookup("avcx")
 ('avc', 'arrêt', None)
@@ -26,8 +26,7 @@ from typing import Any, cast
 import numpy as np
 
 from medocr.decode._common import WordSource
-from medocr.lexicon import strip_accents
-from medocr.recognize.alphabet import Alphabet, normalize_text
+from medocr.text import Alphabet, fold_accents, normalize_text
 
 CACHE_SIZE = 4
 """How many tries :func:`get_trie` keeps (least recently used dropped first)."""
@@ -94,7 +93,7 @@ def surface_forms(lexicon: WordSource, alphabet: Alphabet) -> dict[str, str]:
     forms = {w: w for w in words}
     for word in words:
         cased = (word.lower(), word[:1].upper() + word[1:].lower(), word.upper())
-        for variant in (*cased, *(strip_accents(v) for v in (word, *cased))):
+        for variant in (*cased, *(fold_accents(v) for v in (word, *cased))):
             forms.setdefault(variant, word)
     return forms
 

@@ -5,31 +5,26 @@ white space collapsed to one space and trimmed. Two options loosen the compariso
 reports that must not count what coding ignores:
 
 - ``ignore_case``: compare in lower case (``"Choc"`` = ``"choc"``);
-- ``ignore_accents``: drop combining accents and expand ligatures (``"décès"`` =
-  ``"deces"``, ``"œdème"`` = ``"oedeme"``).
+- ``ignore_accents``: fold accents as everywhere in medocr
+  (:func:`medocr.text.fold_accents`: ``"décès"`` = ``"deces"``, ``"Œdème"`` =
+  ``"Oedeme"``, ``"ß"`` = ``"ss"``).
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
 from rapidfuzz.distance import Levenshtein
 
-from medocr.recognize.alphabet import normalize_text
-
-_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
+from medocr.text import fold_accents, normalize_text
 
 
 def comparable(text: str, *, ignore_case: bool = False, ignore_accents: bool = False) -> str:
     """Return `text` as metrics compare it (see the module docstring for the options)."""
     text = " ".join(normalize_text(text).split())
     if ignore_accents:
-        decomposed = unicodedata.normalize("NFD", text.translate(_LIGATURES))
-        text = unicodedata.normalize(
-            "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
-        )
+        text = fold_accents(text)
     return text.lower() if ignore_case else text
 
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from medocr.bundles import open_bundle, resolve, write_bundle
 from medocr.errors import ModelError
-from medocr.recognize.alphabet import Alphabet
 from medocr.recognize.crnn import CRNNConfig, frame_count, pad_batch, prepare_line, softmax
+from medocr.text import Alphabet
 from medocr.types import FrameProbs
 
 KIND = "crnn-ctc"
