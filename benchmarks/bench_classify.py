@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from results import record  # noqa: E402
+from results import record, use_data  # noqa: E402
 
 from medocr.classify import defaults, load_classifier  # noqa: E402
 from medocr.classify.train import (  # noqa: E402
@@ -344,6 +344,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    use_data(args.data)  # the sampler's CIM-10 words come from --data
     mnist = Path(args.data) / "mnist-digits" / "digits.npz"
     if args.search and mnist.exists():
         search = hog_search(str(mnist))

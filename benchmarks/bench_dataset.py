@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from results import record  # noqa: E402
+from results import record, use_data  # noqa: E402
 
 RSS_TARGET = 1.2
 READER_TARGET = 2000.0
@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--no-record", action="store_true", help="print only")
     args = parser.parse_args()
+    use_data()  # the sampler's CIM-10 words: $MEDOCR_DATA, else ../shared/data
     load_before = os.getloadavg()
     inputs = Path(args.inputs or tempfile.mkdtemp(prefix="bench-dataset-inputs-"))
     inputs.mkdir(parents=True, exist_ok=True)

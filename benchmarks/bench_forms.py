@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from results import record  # noqa: E402
+from results import record, use_data  # noqa: E402
 
 from medocr.errors import TemplateError  # noqa: E402
 from medocr.preprocess.deskew import estimate_skew  # noqa: E402
@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
+    use_data()  # the sampler's CIM-10 words: $MEDOCR_DATA, else ../shared/data
     template = load_template()
     with ProcessPoolExecutor(2) as pool:
         certificates = list(pool.map(make, range(args.count), chunksize=8))

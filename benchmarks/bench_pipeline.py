@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from results import record  # noqa: E402
+from results import record, use_data  # noqa: E402
 
 SPEED_TARGET = 10.0
 RSS_TARGET = 1.2
@@ -115,6 +115,7 @@ def main() -> None:
     parser.add_argument("--model", default="", help="recognizer bundle (default: shipped)")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
+    use_data()  # the sampler's CIM-10 words: $MEDOCR_DATA, else ../shared/data
     inputs = Path(args.inputs)
     make_inputs(inputs, max(args.sizes))
     small = min(args.sizes)

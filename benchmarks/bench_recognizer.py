@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from results import record  # noqa: E402
+from results import record, use_data  # noqa: E402
 
 from medocr.dataset.readers import load_line, read_line_set  # noqa: E402
 from medocr.decode import greedy, word_beam_search  # noqa: E402
@@ -148,6 +148,7 @@ def main() -> None:
         help="with --card: the version recorded in the bundle (default 0.1.0)",
     )
     args = parser.parse_args()
+    use_data(args.data)  # the sampler's CIM-10 words come from --data
     from medocr.bundles import resolve
 
     folder = resolve(args.bundle)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from results import record  # noqa: E402
+from results import record, use_data  # noqa: E402
 
 from medocr.evaluate.fields import FieldOutcome  # noqa: E402
 from medocr.evaluate.run import evaluate_certificates  # noqa: E402
@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--model", default="fr-crnn-small")
     parser.add_argument("--no-record", action="store_true", help="print, do not write RESULTS")
     args = parser.parse_args()
+    use_data()  # the sampler's CIM-10 words: $MEDOCR_DATA, else ../shared/data
     pipeline = Pipeline(model=args.model)
     with tempfile.TemporaryDirectory() as work:
         synthesize(Path(work), args.certificates, seed=args.seed, workers=2)

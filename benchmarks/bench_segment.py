@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from results import record  # noqa: E402
+from results import record, use_data  # noqa: E402
 
 from medocr.preprocess import binarize, segment  # noqa: E402
 from medocr.preprocess.forms import Registration, crop_field, extract_fields  # noqa: E402
@@ -353,6 +353,7 @@ def main() -> None:
     )
     parser.add_argument("--no-record", action="store_true", help="print only")
     args = parser.parse_args()
+    use_data()  # the sampler's CIM-10 words: $MEDOCR_DATA, else ../shared/data
     samples = load_samples(args.count, args.seed)
     writers = defaultdict(int)
     for sample in samples:

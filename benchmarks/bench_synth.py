@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from results import record  # noqa: E402
+from results import record, use_data  # noqa: E402
 
 from medocr.synth.runner import synthesize  # noqa: E402
 from medocr.templates import load_template  # noqa: E402
@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=60, help="certificates per run")
     parser.add_argument("--no-record", action="store_true", help="print only")
     args = parser.parse_args()
+    use_data()  # the sampler's CIM-10 words: $MEDOCR_DATA, else ../shared/data
     template = load_template()
     run(4, 1)  # warm caches (fonts, vocabulary) outside the measurement
     rows = []

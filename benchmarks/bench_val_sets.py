@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_height import greedy_cer  # noqa: E402
 from bench_recognizer import certificate_lines, real_lines  # noqa: E402
-from results import record  # noqa: E402
+from results import record, use_data  # noqa: E402
 
 from medocr.recognize.runtime import Recognizer  # noqa: E402
 
@@ -68,6 +68,7 @@ def main() -> None:
     )
     parser.add_argument("--no-record", action="store_true", help="print, do not write RESULTS")
     args = parser.parse_args()
+    use_data(args.data)  # the sampler's CIM-10 words come from --data
     data = Path(args.data)
     if not data.is_dir():
         sys.exit(f"bench_val_sets: {data} not found (set --data or MEDOCR_DATA)")

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+#: The shared data folder beside the repository: the benchmarks' data when MEDOCR_DATA is unset.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HEADER = (
     "# Benchmark results\n\nEvery figure here is written by a script in `benchmarks/`; "
     "rerun the command shown to reproduce it.\n"
@@ -61,3 +63,16 @@ def record(name: str, title: str, body: str) -> None:
         else f"{text.rstrip()}\n\n{section}\n"
     )
     RESULTS.write_text(text, encoding="utf-8")
+
+
+def use_data(folder: str | os.PathLike[str] | None = None) -> Path:
+    """Name the data folder explicitly: set ``MEDOCR_DATA`` and return it.
+
+    medocr never guesses a data folder, so the benchmarks that synthesize certificates
+    or lines say which one their sampler draws CIM-10 words from (as their recorded
+    figures did): `folder`, else ``$MEDOCR_DATA``, else :data:`SHARED_DATA`. Child
+    processes inherit it.
+    """
+    chosen = Path(folder or os.environ.get("MEDOCR_DATA") or SHARED_DATA)
+    os.environ["MEDOCR_DATA"] = str(chosen)
+    return chosen

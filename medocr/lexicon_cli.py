@@ -290,7 +290,7 @@ def add_lexicon_parser(subparsers: Any) -> argparse.ArgumentParser:
     build.add_argument(
         "--cim10",
         default=None,
-        help="cim10 folder or cim10.csv.gz (default $MEDOCR_DATA/cim10, else ../shared/data/cim10)",
+        help="cim10 folder or cim10.csv.gz (default $MEDOCR_DATA/cim10; required without it)",
     )
     build.add_argument(
         "--out", default="lexicon-build", help="output folder (default ./lexicon-build)"

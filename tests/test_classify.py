@@ -1,11 +1,14 @@
 """Character classifiers (HOG+LightGBM, CNN), their data, bundles, CLI and segmentation path.
 
 Tiny data rendered here with OpenCV; tests that train Keras models are marked ``tf``.
-The real MNIST file is used only when ``../shared/data`` (or ``MEDOCR_DATA``) has it.
+The real MNIST file is used only when ``$MEDOCR_DATA`` (else ``../shared/data`` beside the
+repository) has it, and it is passed explicitly through ``MEDOCR_DATA``.
 """
 
 import json
+import os
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -38,6 +41,12 @@ from medocr.classify.train import load_splits
 from medocr.cli import main
 from medocr.errors import MedocrError, ModelError
 from medocr.types import FieldCrop, LineImage
+
+SHARED_DATA = (
+    Path(os.environ["MEDOCR_DATA"])
+    if os.environ.get("MEDOCR_DATA")
+    else Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 LETTERS = "acehiloprst"
@@ -175,8 +184,13 @@ def test_mnist_loader_inverts_and_reports_a_missing_file(tmp_path):
         load_mnist_digits(tmp_path / "bad.npz")
 
 
-@pytest.mark.skipif(not mnist_path().exists(), reason="shared MNIST digits not available")
-def test_real_mnist_file_and_its_seeded_split():
+@pytest.mark.skipif(
+    not (SHARED_DATA / "mnist-digits" / "digits.npz").is_file(),
+    reason="shared MNIST digits not available",
+)
+def test_real_mnist_file_and_its_seeded_split(monkeypatch):
+    monkeypatch.setenv("MEDOCR_DATA", str(SHARED_DATA))
+    assert mnist_path() == SHARED_DATA / "mnist-digits" / "digits.npz"
     splits = load_splits("mnist-digits", split_seed=0)
     assert (len(splits.train), len(splits.val), len(splits.test)) == (7200, 800, 2000)
     assert set(splits.test.labels) == set("0123456789")

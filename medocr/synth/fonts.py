@@ -23,6 +23,8 @@ from functools import cache
 from pathlib import Path
 
 from medocr.errors import FontError
+from medocr.templates.draw import FONT_DIRS, font_files
+from medocr.templates.draw import FONT_SUFFIXES as FONT_SUFFIXES  # re-exported
 
 # A usable font draws ASCII letters and digits and the common French accented letters;
 # rarer ones (œ, æ, capitals with accents...) fall back to a replacement.
@@ -30,9 +32,6 @@ REQUIRED_CHARS = frozenset(string.ascii_letters + string.digits + "éèêàâî�
 FRENCH_LETTERS = "éèêëàâîïôùûüçœæÉÈÊËÀÂÎÏÔÙÛÜÇŒÆ"
 PUNCTUATION = "'’-,./()?:+%;"
 WANTED_CHARS = frozenset(FRENCH_LETTERS + PUNCTUATION) | REQUIRED_CHARS
-
-FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
-FONT_SUFFIXES = (".ttf", ".otf", ".woff")
 
 # File-name stems of the handwriting fonts installed by scripts/install-fonts.sh.
 KNOWN_HANDWRITING = frozenset(
@@ -166,13 +165,6 @@ def font_charset(path: str | Path) -> frozenset[str]:
         for c in WANTED_CHARS
         if ord(c) in cmap and cmap[ord(c)] in glyph_order and cmap[ord(c)] != ".notdef"
     )
-
-
-def font_files(folder: Path) -> list[Path]:
-    """Return the font files (.ttf, .otf, .woff) under `folder`, sorted; [] if it is absent."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in FONT_SUFFIXES)
 
 
 def _user_font_dirs() -> list[Path]:

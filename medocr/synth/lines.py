@@ -116,6 +116,7 @@ def write_line_set(
     *,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    data_dir: str | Path | None = None,
 ) -> Path:
     """Write `count` synthetic lines as PNG files plus ``lines.jsonl``.
 
@@ -129,6 +130,9 @@ def write_line_set(
         Line ``i`` depends only on ``(seed, i)``.
     progress : callable, optional
         ``progress(done, total)`` every 100 lines.
+    data_dir : str or Path, optional
+        Data folder whose ``cim10/`` labels add words to the built-in vocabulary; default
+        ``$MEDOCR_DATA``, else the built-in vocabulary only.
 
     Returns
     -------
@@ -138,7 +142,7 @@ def write_line_set(
     """
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    fonts, vocabulary = find_handwriting_fonts(), Vocabulary.default()
+    fonts, vocabulary = find_handwriting_fonts(), Vocabulary.default(data_dir)
     rows = []
     for index in range(count):
         rng = np.random.default_rng(np.random.SeedSequence([seed, index, 7]))

@@ -8,6 +8,7 @@ records the settings; rerunning with the same settings skips finished certificat
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -20,9 +21,8 @@ from typing import Any
 from medocr._version import __version__
 from medocr.errors import MedocrError
 from medocr.fileio import write_atomic
-from medocr.synth.certificate import certificate_id, generate_certificate
+from medocr.synth.certificate import certificate_id, default_vocabulary, generate_certificate
 from medocr.synth.fonts import find_handwriting_fonts
-from medocr.synth.text import Vocabulary
 from medocr.templates import Template, load_template
 
 IMAGE_FORMATS = ("png", "jpg")
@@ -51,6 +51,7 @@ def synthesize(
     image_format: str = "png",
     overwrite: bool = False,
     progress: Callable[[int, int, float], None] | None = None,
+    data_dir: str | Path | None = None,
 ) -> SynthSummary:
     """Generate certificates ``start .. start + count - 1`` into `out_dir`.
 
@@ -74,6 +75,10 @@ def synthesize(
         Regenerate existing certificates, and accept a folder made with other settings.
     progress : callable, optional
         ``progress(done, total, seconds)`` after each certificate.
+    data_dir : str or Path, optional
+        Data folder whose ``cim10/`` labels add words to the built-in vocabulary; default
+        ``$MEDOCR_DATA``. Without either, only the vocabulary shipped in the package is
+        used, so a seed gives the same certificates on every machine.
 
     Returns
     -------
@@ -93,7 +98,8 @@ def synthesize(
     tpl = template if isinstance(template, Template) else load_template(template)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    settings = _settings(tpl, seed, image_format)
+    data = os.fspath(data_dir) if data_dir is not None else os.environ.get("MEDOCR_DATA", "")
+    settings = _settings(tpl, seed, image_format, data)
     _check_manifest(out, settings, overwrite)
     summary = SynthSummary(out)
     todo = []
@@ -104,9 +110,9 @@ def synthesize(
             todo.append(index)
     began = time.perf_counter()
     jobs = (
-        _run_local(todo, out, seed, tpl, image_format)
+        _run_local(todo, out, seed, tpl, image_format, data)
         if workers == 1
-        else _run_pool(todo, out, seed, tpl, image_format, workers)
+        else _run_pool(todo, out, seed, tpl, image_format, data, workers)
     )
     for done, (index, error) in enumerate(jobs, start=1):
         if error is None:
@@ -119,13 +125,13 @@ def synthesize(
     return summary
 
 
-def _settings(template: Template, seed: int, image_format: str) -> dict[str, Any]:
+def _settings(template: Template, seed: int, image_format: str, data: str) -> dict[str, Any]:
     return {
         "schema": "medocr-synth-run/1",
         "medocr_version": __version__,
         "seed": seed,
         "template": template.ref,
-        "vocabulary": Vocabulary.default().source,
+        "vocabulary": default_vocabulary(data).source,
         "fonts": [f.name for f in find_handwriting_fonts()],
         "image_format": image_format,
     }
@@ -166,10 +172,25 @@ def encode_image(image: Any, image_format: str, dpi: int) -> bytes:
 
 
 def write_certificate(
-    out: Path, seed: int, index: int, template: Template, image_format: str
+    out: Path,
+    seed: int,
+    index: int,
+    template: Template,
+    image_format: str,
+    data_dir: str | Path | None = None,
 ) -> None:
-    """Generate certificate `index` and write its image, then its ground truth."""
-    cert = generate_certificate(seed, index, template=template, image_suffix=f".{image_format}")
+    """Generate certificate `index` and write its image, then its ground truth.
+
+    `data_dir` names the data folder of the vocabulary (:func:`default_vocabulary`; default
+    ``$MEDOCR_DATA``, else the built-in vocabulary).
+    """
+    cert = generate_certificate(
+        seed,
+        index,
+        template=template,
+        vocabulary=default_vocabulary(data_dir),
+        image_suffix=f".{image_format}",
+    )
     stem = certificate_id(index)
     write_atomic(
         out / f"{stem}.{image_format}", encode_image(cert.image, image_format, template.dpi)
@@ -179,20 +200,20 @@ def write_certificate(
 
 
 def _one(
-    out: Path, seed: int, index: int, template: Template, image_format: str
+    out: Path, seed: int, index: int, template: Template, image_format: str, data: str
 ) -> tuple[int, str | None]:
     try:
-        write_certificate(out, seed, index, template, image_format)
+        write_certificate(out, seed, index, template, image_format, data)
     except Exception as exc:  # one certificate's failure must not stop the run
         return index, f"{type(exc).__name__}: {exc}"
     return index, None
 
 
 def _run_local(
-    todo: list[int], out: Path, seed: int, template: Template, image_format: str
+    todo: list[int], out: Path, seed: int, template: Template, image_format: str, data: str
 ) -> Iterator[tuple[int, str | None]]:
     for index in todo:
-        yield _one(out, seed, index, template, image_format)
+        yield _one(out, seed, index, template, image_format, data)
 
 
 def _init_worker() -> None:
@@ -202,14 +223,20 @@ def _init_worker() -> None:
 
 
 def _run_pool(
-    todo: list[int], out: Path, seed: int, template: Template, image_format: str, workers: int
+    todo: list[int],
+    out: Path,
+    seed: int,
+    template: Template,
+    image_format: str,
+    data: str,
+    workers: int,
 ) -> Iterator[tuple[int, str | None]]:
     context = get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
         pending: set[Future[tuple[int, str | None]]] = set()
         queue = iter(todo)
         for index in queue:
-            pending.add(pool.submit(_one, out, seed, index, template, image_format))
+            pending.add(pool.submit(_one, out, seed, index, template, image_format, data))
             if len(pending) >= 4 * workers:
                 break
         while pending:
@@ -218,7 +245,7 @@ def _run_pool(
                 yield future.result()
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending.add(pool.submit(_one, out, seed, nxt, template, image_format))
+                    pending.add(pool.submit(_one, out, seed, nxt, template, image_format, data))
 
 
 def print_progress(done: int, total: int, seconds: float) -> None:

@@ -7,9 +7,11 @@ and varies the wording the way doctors do: abbreviations (``IDM``, ``K du poumon
 accents, modifiers (``probable``, ``massive``), two conditions joined on one line
 (``pneumopathie sur fausse route``), doubt marks and the odd empty line.
 
-Everything works from the built-in vocabulary below; :meth:`Vocabulary.from_cim10` adds cleaned
-CIM-10 (French ICD-10) labels as extra underlying and contributing terms. Output text only
-uses :data:`FRENCH_CHARSET`; capitals for the whole line are the renderer's job.
+Everything works from the built-in vocabulary (word tables shipped in
+``medocr/data/synth/``, see :mod:`medocr.synth.tables`); :meth:`Vocabulary.from_cim10` adds
+cleaned CIM-10 (French ICD-10) labels as extra underlying and contributing terms, from a
+data folder named explicitly (an argument or ``$MEDOCR_DATA``, never a guess). Output text
+only uses :data:`FRENCH_CHARSET`; capitals for the whole line are the renderer's job.
 
 >>> import numpy as np
 >>> text = sample_cause_text(np.random.default_rng(0), Vocabulary.builtin())
@@ -25,7 +27,6 @@ import gzip
 import logging
 import os
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -34,6 +35,9 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from medocr.synth import tables
+from medocr.text import fold_accents
 
 logger = logging.getLogger(__name__)
 
@@ -67,491 +71,42 @@ FRENCH_CHARSET: frozenset[str] = frozenset(
 """Every character the sampler may produce: letters, French accents, digits, punctuation."""
 
 # ---------------------------------------------------------------------------------------------
-# Built-in vocabulary. Families tie the chain together: an underlying cause of one family is
-# followed (upwards on the form) by intermediate and immediate causes of the same family or of
-# the "generic" one. Within a family, terms are listed roughly from most to least common.
+# Built-in vocabulary, read from medocr/data/synth/*.json (medocr.synth.tables). Families
+# tie the chain together: an underlying cause of one family is followed (upwards on the form)
+# by intermediate and immediate causes of the same family or of the "generic" one. Within a
+# family, terms are listed roughly from most to least common.
 # ---------------------------------------------------------------------------------------------
 
 GENERIC = "generic"
+_CAUSES = tables.load_table("causes")
+_WORDING = tables.load_table("wording")
+_INTERVALS = tables.load_table("intervals")
+_CIM10_RULES = tables.load_table("cim10")
 
 IMMEDIATE: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        GENERIC: (
-            "arrêt cardio-respiratoire",
-            "arrêt cardiaque",
-            "détresse respiratoire aiguë",
-            "défaillance multiviscérale",
-            "insuffisance respiratoire aiguë",
-            "choc septique",
-            "arrêt respiratoire",
-            "arrêt cardio-circulatoire",
-            "défaillance cardio-respiratoire",
-            "coma",
-            "mort subite",
-            "état de choc",
-            "syndrome de détresse respiratoire aiguë",
-            "insuffisance circulatoire aiguë",
-            "collapsus cardio-vasculaire",
-            "hypoxie",
-            "épuisement respiratoire",
-            "acidose métabolique",
-            "hyperkaliémie",
-            "insuffisance rénale aiguë",
-            "asystolie",
-            "hypothermie",
-            "défaillance cardiaque",
-            "asphyxie",
-            "cachexie",
-        ),
-        "cardio": (
-            "œdème aigu du poumon",
-            "choc cardiogénique",
-            "embolie pulmonaire",
-            "fibrillation ventriculaire",
-            "trouble du rythme ventriculaire",
-            "insuffisance cardiaque aiguë",
-            "décompensation cardiaque",
-            "tamponnade",
-            "rupture d'anévrisme",
-            "tachycardie ventriculaire",
-            "bradycardie extrême",
-        ),
-        "neuro": (
-            "engagement cérébral",
-            "état de mal épileptique",
-            "hypertension intracrânienne",
-            "fausse route",
-            "coma profond",
-            "œdème cérébral",
-        ),
-        "resp": (
-            "pneumothorax",
-            "hémoptysie massive",
-            "fausse route",
-            "inhalation",
-            "encombrement bronchique",
-        ),
-        "cancer": (
-            "hémoptysie",
-            "syndrome hémorragique",
-            "détresse respiratoire",
-            "hémorragie digestive",
-            "cachexie terminale",
-        ),
-        "digest": (
-            "hémorragie digestive",
-            "choc hémorragique",
-            "hématémèse",
-            "rupture de varices œsophagiennes",
-            "perforation digestive",
-            "péritonite",
-            "insuffisance hépatique aiguë",
-            "encéphalopathie hépatique",
-        ),
-        "renal": ("hyperkaliémie", "œdème aigu du poumon", "urosepsis"),
-        "infect": ("choc septique", "sepsis sévère", "purpura fulminans"),
-        "metab": ("coma hypoglycémique", "coma acidocétosique", "coma hyperosmolaire"),
-        "trauma": ("choc hémorragique", "hémorragie massive", "embolie pulmonaire"),
-    }
+    tables.by_family(_CAUSES["immediate"], "causes.json:immediate")
 )
 """Immediate causes (line a) by family."""
 
 INTERMEDIATE: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        GENERIC: (
-            "sepsis",
-            "déshydratation",
-            "dénutrition",
-            "altération de l'état général",
-            "grabatisation",
-            "syndrome de glissement",
-            "insuffisance rénale aiguë",
-            "hyponatrémie",
-            "décubitus prolongé",
-            "escarres infectées",
-            "infection nosocomiale",
-            "hypoxémie",
-            "anémie sévère",
-            "rhabdomyolyse",
-            "troubles de la déglutition",
-        ),
-        "cardio": (
-            "insuffisance cardiaque",
-            "insuffisance cardiaque globale",
-            "infarctus du myocarde",
-            "arythmie complète par fibrillation auriculaire",
-            "cardiopathie ischémique",
-            "trouble du rythme",
-            "bloc auriculo-ventriculaire",
-            "thrombose veineuse profonde",
-            "ischémie aiguë de membre",
-            "ischémie mésentérique",
-            "endocardite",
-            "syndrome coronarien aigu",
-            "insuffisance cardiaque congestive",
-        ),
-        "neuro": (
-            "pneumopathie d'inhalation",
-            "fausse route",
-            "troubles de la déglutition",
-            "état grabataire",
-            "hémiplégie",
-            "crise convulsive",
-            "hémorragie intracérébrale",
-            "hydrocéphalie",
-            "accident vasculaire cérébral",
-        ),
-        "resp": (
-            "pneumopathie",
-            "pneumopathie d'inhalation",
-            "pneumopathie bactérienne",
-            "exacerbation de BPCO",
-            "surinfection bronchique",
-            "insuffisance respiratoire chronique",
-            "bronchopneumonie",
-            "pneumonie",
-            "épanchement pleural",
-            "pleurésie",
-            "pneumopathie à Covid-19",
-        ),
-        "cancer": (
-            "métastases hépatiques",
-            "métastases pulmonaires",
-            "métastases cérébrales",
-            "métastases osseuses",
-            "carcinose péritonéale",
-            "cachexie",
-            "occlusion intestinale",
-            "aplasie fébrile",
-            "neutropénie fébrile",
-            "lymphangite carcinomateuse",
-            "compression médullaire",
-            "hypercalcémie maligne",
-            "syndrome cave supérieur",
-            "embolie pulmonaire",
-        ),
-        "digest": (
-            "occlusion intestinale",
-            "hémorragie digestive haute",
-            "péritonite",
-            "perforation digestive",
-            "ascite",
-            "insuffisance hépatocellulaire",
-            "varices œsophagiennes",
-            "encéphalopathie hépatique",
-            "pancréatite aiguë",
-            "angiocholite",
-            "colite ischémique",
-            "infection du liquide d'ascite",
-        ),
-        "renal": (
-            "insuffisance rénale chronique",
-            "insuffisance rénale terminale",
-            "pyélonéphrite",
-            "infection urinaire",
-            "rétention aiguë d'urine",
-            "surcharge hydrosodée",
-        ),
-        "infect": (
-            "bactériémie",
-            "pneumopathie",
-            "infection urinaire",
-            "endocardite infectieuse",
-            "méningite",
-            "érysipèle",
-            "dermohypodermite",
-            "colite à Clostridium difficile",
-        ),
-        "metab": (
-            "acidocétose",
-            "hypoglycémie",
-            "gangrène du pied",
-            "mal perforant plantaire",
-            "néphropathie diabétique",
-            "artériopathie des membres inférieurs",
-        ),
-        "trauma": (
-            "fracture du col du fémur",
-            "hématome sous-dural",
-            "traumatisme crânien",
-            "immobilisation prolongée",
-            "fracture du bassin",
-            "hémorragie intracrânienne",
-        ),
-    }
+    tables.by_family(_CAUSES["intermediate"], "causes.json:intermediate")
 )
 """Intermediate causes (lines b, c) by family."""
 
 UNDERLYING: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        GENERIC: (
-            "grand âge",
-            "vieillesse",
-            "sénilité",
-            "polypathologie",
-            "syndrome de fragilité",
-        ),
-        "cardio": (
-            "infarctus du myocarde",
-            "cardiopathie ischémique",
-            "insuffisance cardiaque chronique",
-            "cardiopathie dilatée",
-            "rétrécissement aortique",
-            "cardiopathie hypertensive",
-            "hypertension artérielle",
-            "arythmie complète par fibrillation auriculaire",
-            "syndrome coronarien aigu",
-            "anévrisme de l'aorte abdominale",
-            "dissection aortique",
-            "artériopathie oblitérante des membres inférieurs",
-            "cardiomyopathie hypertrophique",
-            "valvulopathie mitrale",
-            "maladie thrombo-embolique",
-            "thrombose veineuse profonde",
-            "coronaropathie",
-            "insuffisance cardiaque congestive",
-            "endocardite",
-        ),
-        "neuro": (
-            "accident vasculaire cérébral ischémique",
-            "accident vasculaire cérébral",
-            "maladie d'Alzheimer",
-            "démence",
-            "accident vasculaire cérébral hémorragique",
-            "maladie de Parkinson",
-            "démence vasculaire",
-            "hématome intracérébral",
-            "hémorragie méningée",
-            "troubles neurocognitifs majeurs",
-            "démence à corps de Lewy",
-            "sclérose latérale amyotrophique",
-            "séquelles d'accident vasculaire cérébral",
-            "sclérose en plaques",
-            "épilepsie",
-            "encéphalopathie anoxique",
-            "paralysie supranucléaire progressive",
-            "maladie de Huntington",
-            "fausse route",
-        ),
-        "cancer": (
-            "cancer du poumon",
-            "cancer du pancréas",
-            "adénocarcinome pancréatique",
-            "cancer bronchique",
-            "cancer du côlon",
-            "cancer colorectal",
-            "cancer du sein",
-            "cancer de la prostate",
-            "adénocarcinome pulmonaire",
-            "néoplasie pulmonaire",
-            "carcinome hépatocellulaire",
-            "cancer de l'estomac",
-            "cancer de l'œsophage",
-            "cancer de la vessie",
-            "cancer du rein",
-            "cancer de l'ovaire",
-            "cancer du rectum",
-            "cancer ORL",
-            "cancer du larynx",
-            "carcinome épidermoïde bronchique",
-            "myélome multiple",
-            "lymphome",
-            "lymphome non hodgkinien",
-            "leucémie aiguë myéloïde",
-            "leucémie lymphoïde chronique",
-            "glioblastome",
-            "mélanome",
-            "mésothéliome",
-            "cholangiocarcinome",
-            "syndrome myélodysplasique",
-            "cancer de primitif inconnu",
-            "tumeur cérébrale",
-            "cancer de l'utérus",
-            "néoplasie du sein",
-        ),
-        "resp": (
-            "bronchopneumopathie chronique obstructive",
-            "insuffisance respiratoire chronique",
-            "emphysème pulmonaire",
-            "fibrose pulmonaire",
-            "pneumopathie à Covid-19",
-            "infection à Covid-19",
-            "pneumopathie interstitielle",
-            "asthme",
-            "dilatation des bronches",
-            "hypertension pulmonaire",
-            "fibrose pulmonaire idiopathique",
-            "grippe",
-            "mucoviscidose",
-        ),
-        "digest": (
-            "cirrhose éthylique",
-            "cirrhose",
-            "cirrhose alcoolique",
-            "éthylisme chronique",
-            "hépatite C chronique",
-            "pancréatite aiguë",
-            "ulcère gastro-duodénal",
-            "diverticulite sigmoïdienne",
-            "ischémie mésentérique",
-            "hernie étranglée",
-            "occlusion sur bride",
-            "pancréatite chronique",
-            "maladie de Crohn",
-            "rectocolite hémorragique",
-            "cholécystite",
-            "hépatopathie chronique",
-        ),
-        "renal": (
-            "insuffisance rénale chronique",
-            "insuffisance rénale terminale",
-            "néphropathie diabétique",
-            "néphroangiosclérose",
-            "polykystose rénale",
-            "glomérulonéphrite",
-            "pyélonéphrite",
-            "infection urinaire",
-            "hypertrophie bénigne de la prostate",
-        ),
-        "infect": (
-            "pneumopathie communautaire",
-            "infection par le VIH",
-            "tuberculose pulmonaire",
-            "endocardite infectieuse",
-            "méningite bactérienne",
-            "érysipèle",
-            "infection à Clostridium difficile",
-            "légionellose",
-            "dermohypodermite nécrosante",
-            "spondylodiscite",
-            "infection de prothèse de hanche",
-            "sepsis à staphylocoque doré",
-        ),
-        "metab": (
-            "diabète de type 2",
-            "diabète",
-            "diabète de type 1",
-            "diabète non insulino-dépendant",
-            "diabète insulino-dépendant",
-            "obésité morbide",
-            "dénutrition",
-            "amylose",
-            "insuffisance surrénale",
-            "anorexie mentale",
-        ),
-        "trauma": (
-            "chute",
-            "chute de sa hauteur",
-            "fracture du col du fémur",
-            "traumatisme crânien",
-            "polytraumatisme",
-            "accident de la voie publique",
-            "défenestration",
-            "noyade",
-            "pendaison",
-            "intoxication médicamenteuse volontaire",
-            "intoxication au monoxyde de carbone",
-        ),
-    }
+    tables.by_family(_CAUSES["underlying"], "causes.json:underlying")
 )
 """Underlying (initial) causes, written on the last used line of Partie I, by family."""
 
 CONTRIBUTING: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "cardio": (
-            "hypertension artérielle",
-            "arythmie complète par fibrillation auriculaire",
-            "fibrillation auriculaire",
-            "cardiopathie ischémique",
-            "insuffisance cardiaque",
-            "dyslipidémie",
-            "hypercholestérolémie",
-            "artériopathie oblitérante des membres inférieurs",
-            "antécédent d'infarctus du myocarde",
-            "cardiopathie hypertensive",
-            "valvulopathie",
-            "porteur d'un pacemaker",
-            "insuffisance veineuse",
-            "traitement anticoagulant",
-            "athérome",
-        ),
-        "metab": (
-            "diabète",
-            "diabète de type 2",
-            "obésité",
-            "dénutrition",
-            "diabète insulino-dépendant",
-            "hypothyroïdie",
-            "obésité morbide",
-            "surpoids",
-        ),
-        "neuro": (
-            "démence",
-            "maladie d'Alzheimer",
-            "maladie de Parkinson",
-            "antécédent d'accident vasculaire cérébral",
-            "troubles cognitifs",
-            "syndrome démentiel",
-            "épilepsie",
-            "hémiplégie",
-            "syndrome dépressif",
-            "dépression",
-        ),
-        "resp": (
-            "bronchopneumopathie chronique obstructive",
-            "tabagisme",
-            "tabagisme actif",
-            "tabagisme sevré",
-            "asthme",
-            "syndrome d'apnées du sommeil",
-            "insuffisance respiratoire chronique",
-        ),
-        "renal": ("insuffisance rénale chronique", "insuffisance rénale terminale"),
-        "digest": ("éthylisme chronique", "alcoolisme", "cirrhose", "hépatite C"),
-        "cancer": (
-            "cancer de la prostate",
-            "cancer du sein",
-            "lymphome",
-            "myélome",
-            "chimiothérapie en cours",
-        ),
-        GENERIC: (
-            "grabatisation",
-            "escarres",
-            "troubles de la déglutition",
-            "anémie",
-            "ostéoporose",
-            "polyarthrite rhumatoïde",
-            "immunodépression",
-            "corticothérapie au long cours",
-            "infection par le VIH",
-            "grand âge",
-            "polypathologie",
-        ),
-    }
+    tables.by_family(_CAUSES["contributing"], "causes.json:contributing")
 )
 """Other morbid conditions written in Partie II, by family."""
 
 UNDERLYING_FAMILY_WEIGHTS: Mapping[str, float] = MappingProxyType(
-    {
-        "cancer": 0.27,
-        "cardio": 0.2,
-        "neuro": 0.17,
-        "resp": 0.08,
-        "digest": 0.06,
-        "infect": 0.05,
-        "trauma": 0.05,
-        "metab": 0.04,
-        "renal": 0.04,
-        GENERIC: 0.04,
-    }
+    {family: float(w) for family, w in _CAUSES["underlying_family_weights"].items()}
 )
 """How often each family gives the underlying cause (roughly French mortality shares)."""
-
-
-def _word_set(text: str) -> frozenset[str]:
-    """Return the space-separated words of ``text`` as a set (compact word lists)."""
-    return frozenset(text.split())
 
 
 class Modifier(NamedTuple):
@@ -574,317 +129,77 @@ class Modifier(NamedTuple):
     heads: frozenset[str] = frozenset()
 
 
-_ALL_ROLES = _word_set("immediate intermediate underlying contributing")
-_ACUTE = _word_set("immediate intermediate")
-_LATE = _word_set("intermediate underlying")
-_CANCER_HEADS = _word_set("cancer k néo néoplasie adénocarcinome carcinome mélanome tumeur")
+_WORD_SETS = {
+    name: tables.word_set(words, f"wording.json:word_sets.{name}")
+    for name, words in _WORDING["word_sets"].items()
+}
 
-MODIFIERS: tuple[Modifier, ...] = (
-    Modifier("probable", "probable", _word_set("immediate intermediate underlying")),
-    Modifier(
-        "sévère",
-        "sévère",
-        _ALL_ROLES,
-        _word_set(
-            "pneumopathie sepsis dénutrition déshydratation anémie insuffisance hypoxémie "
-            "hyponatrémie hyperkaliémie acidose démence bronchopneumopathie bpco cardiopathie "
-            "rétrécissement obésité hypertension hta asthme infection pancréatite colite "
-            "traumatisme emphysème fibrose"
-        ),
-    ),
-    Modifier(
-        "aigu",
-        "aiguë",
-        _ACUTE | {"underlying"},
-        _word_set(
-            "insuffisance détresse pancréatite ischémie colite cholécystite angiocholite "
-            "hépatite pyélonéphrite rétention péritonite pneumopathie bronchite endocardite "
-            "infarctus idm défaillance"
-        ),
-    ),
-    Modifier(
-        "massif",
-        "massive",
-        _ACUTE,
-        _word_set("embolie ep hémorragie hémoptysie infarctus hématémèse épanchement ascite avc"),
-    ),
-    Modifier(
-        "chronique",
-        "chronique",
-        _word_set("intermediate underlying contributing"),
-        _word_set(
-            "insuffisance pancréatite hépatite éthylisme bronchite hépatopathie cardiopathie "
-            "ischémie néphropathie alcoolisme anémie"
-        ),
-    ),
-    Modifier(
-        "terminal",
-        "terminale",
-        _LATE,
-        _word_set("insuffisance cirrhose cardiopathie démence") | _CANCER_HEADS,
-    ),
-    Modifier(
-        "post-opératoire",
-        "post-opératoire",
-        _ACUTE,
-        _word_set("péritonite hémorragie embolie ep pneumopathie sepsis infection choc occlusion"),
-    ),
-    Modifier(
-        "récidivant",
-        "récidivante",
-        _LATE | {"contributing"},
-        _word_set(
-            "pneumopathie embolie ep infection pyélonéphrite hémorragie occlusion fausse avc "
-            "accident érysipèle angiocholite chute chutes"
-        ),
-    ),
-    Modifier("métastatique", "métastatique", frozenset({"underlying"}), _CANCER_HEADS),
-    Modifier(
-        "évolué",
-        "évoluée",
-        frozenset({"underlying"}),
-        _word_set("maladie démence cirrhose bpco bronchopneumopathie") | _CANCER_HEADS,
-    ),
-    Modifier(
-        "en phase terminale",
-        "en phase terminale",
-        frozenset({"underlying"}),
-        _word_set("maladie démence cirrhose insuffisance bpco bronchopneumopathie sclérose")
-        | _CANCER_HEADS,
-    ),
-    Modifier(
-        "décompensé",
-        "décompensée",
-        _word_set("intermediate contributing"),
-        _word_set(
-            "insuffisance diabète cirrhose cardiopathie bronchopneumopathie bpco hypothyroïdie"
-        ),
-    ),
-    Modifier(
-        "ancien",
-        "ancienne",
-        frozenset({"contributing"}),
-        _word_set("infarctus idm avc accident tabagisme éthylisme tuberculose embolie ep"),
-    ),
-    Modifier(
-        "non contrôlé",
-        "non contrôlée",
-        frozenset({"contributing"}),
-        _word_set("diabète hypertension hta épilepsie asthme"),
-    ),
-    Modifier(
-        "grave",
-        "grave",
-        _ACUTE,
-        _word_set(
-            "pneumopathie sepsis hémorragie dénutrition déshydratation hypoxémie anémie "
-            "infection hyponatrémie hyperkaliémie acidose"
-        ),
-    ),
-    Modifier(
-        "foudroyant",
-        "foudroyante",
-        _ACUTE,
-        _word_set("sepsis choc purpura méningite hépatite infarctus embolie"),
-    ),
+
+def _modifier(spec: Mapping[str, Any], index: int) -> Modifier:
+    where = f"wording.json:modifiers[{index}]"
+    return Modifier(
+        str(spec["masculine"]),
+        str(spec["feminine"]),
+        tables.word_set(spec["roles"], where + ".roles"),
+        tables.word_set(spec.get("heads", []), where + ".heads", _WORD_SETS),
+    )
+
+
+MODIFIERS: tuple[Modifier, ...] = tuple(
+    _modifier(spec, i) for i, spec in enumerate(_WORDING["modifiers"])
 )
 """Modifiers appended after a condition (``embolie pulmonaire massive``)."""
 
-CONNECTORS: tuple[str, ...] = (
-    "sur",
-    "secondaire à",
-    "suite à",
-    "dans un contexte de",
-    "dû à",
-    "compliqué de",
-    "avec",
-    "chez un patient",
-)
+CONNECTORS: tuple[str, ...] = tables.strings(_WORDING["connectors"], "wording.json:connectors")
 """Words joining two conditions on one line (the gendered ones are listed masculine)."""
 
-# Connectors written "effect CONNECTOR cause" / "cause CONNECTOR effect".
-_FORWARD_CONNECTORS: tuple[tuple[str, str], ...] = (
-    ("sur", "sur"),
-    ("secondaire à", "secondaire à"),
-    ("suite à", "suite à"),
-    ("dans un contexte de", "dans un contexte de"),
-    ("dû à", "due à"),
-)
-_REVERSE_CONNECTORS: tuple[tuple[str, str], ...] = (
-    ("compliqué de", "compliquée de"),
-    ("avec", "avec"),
-)
+# Connectors written "effect CONNECTOR cause" / "cause CONNECTOR effect", (masculine, feminine).
+_FORWARD_CONNECTORS = tables.pairs(_WORDING["forward_connectors"], "wording.json")
+_REVERSE_CONNECTORS = tables.pairs(_WORDING["reverse_connectors"], "wording.json")
 
-ABBREVIATIONS: tuple[tuple[str, str], ...] = (
-    ("arythmie complète par fibrillation auriculaire", "ACFA"),
-    ("bronchopneumopathie chronique obstructive", "BPCO"),
-    ("artériopathie oblitérante des membres inférieurs", "AOMI"),
-    ("syndrome de détresse respiratoire aiguë", "SDRA"),
-    ("accident vasculaire cérébral", "AVC"),
-    ("altération de l'état général", "AEG"),
-    ("arrêt cardio-respiratoire", "ACR"),
-    ("arrêt cardio-circulatoire", "ACC"),
-    ("infarctus du myocarde", "IDM"),
-    ("hypertension artérielle", "HTA"),
-    ("fibrillation auriculaire", "FA"),
-    ("embolie pulmonaire", "EP"),
-    ("insuffisance rénale chronique", "IRC"),
-    ("insuffisance rénale terminale", "IRT"),
-    ("insuffisance rénale aiguë", "IRA"),
-    ("insuffisance respiratoire aiguë", "IRA"),
-    ("insuffisance cardiaque congestive", "ICC"),
-    ("insuffisance cardiaque", "IC"),
-    ("insuffisance hépatocellulaire", "IHC"),
-    ("œdème aigu du poumon", "OAP"),
-    ("thrombose veineuse profonde", "TVP"),
-    ("syndrome coronarien aigu", "SCA"),
-    ("diabète non insulino-dépendant", "DNID"),
-    ("diabète insulino-dépendant", "DID"),
-    ("diabète de type 2", "DT2"),
-    ("diabète de type 1", "DT1"),
-    ("défaillance multiviscérale", "DMV"),
-    ("carcinome hépatocellulaire", "CHC"),
-    ("leucémie aiguë myéloïde", "LAM"),
-    ("leucémie lymphoïde chronique", "LLC"),
-    ("sclérose latérale amyotrophique", "SLA"),
-    ("sclérose en plaques", "SEP"),
-    ("maladie thrombo-embolique", "MTE"),
-    ("cardiopathie ischémique", "CPI"),
-    ("état de mal épileptique", "EME"),
-    ("adénocarcinome", "ADK"),
-    ("métastases", "mtx"),
-    ("métastases", "métas"),
-    ("métastases", "méta"),
-    ("cancer", "K"),
-    ("cancer", "néo"),
-    ("néoplasie", "néo"),
-    ("pneumopathie", "PNP"),
-    ("antécédent", "ATCD"),
-    ("traitement", "ttt"),
-    ("post-opératoire", "post-op"),
+ABBREVIATIONS: tuple[tuple[str, str], ...] = tables.pairs(
+    _WORDING["abbreviations"], "wording.json:abbreviations"
 )
 """Doctors' abbreviations as ``(full form, abbreviation)``; a full form may have several."""
 
-PATIENT_QUALIFIERS: tuple[tuple[str, str], ...] = (
-    ("diabétique", "diabétique"),
-    ("dément", "démente"),
-    ("insuffisant cardiaque", "insuffisante cardiaque"),
-    ("insuffisant rénal", "insuffisante rénale"),
-    ("insuffisant respiratoire", "insuffisante respiratoire"),
-    ("éthylique", "éthylique"),
-    ("tabagique", "tabagique"),
-    ("grabataire", "grabataire"),
-    ("BPCO", "BPCO"),
-    ("obèse", "obèse"),
-    ("hypertendu", "hypertendue"),
-    ("polyvasculaire", "polyvasculaire"),
-    ("cirrhotique", "cirrhotique"),
-    ("dialysé", "dialysée"),
-    ("immunodéprimé", "immunodéprimée"),
-    ("âgé", "âgée"),
-    ("polypathologique", "polypathologique"),
-    ("sous anticoagulants", "sous anticoagulants"),
+PATIENT_QUALIFIERS: tuple[tuple[str, str], ...] = tables.pairs(
+    _WORDING["patient_qualifiers"], "wording.json:patient_qualifiers"
 )
 """What follows ``chez un patient`` / ``chez une patiente``."""
 
-UNKNOWN_CAUSES: tuple[str, ...] = (
-    "inconnu",
-    "inconnue",
-    "cause inconnue",
-    "cause indéterminée",
-    "mort naturelle",
-    "décès de cause inconnue",
-    "mort subite inexpliquée",
-    "?",
+UNKNOWN_CAUSES: tuple[str, ...] = tables.strings(
+    _WORDING["unknown_causes"], "wording.json:unknown_causes"
 )
 """What a doctor writes on line a when the cause is not known."""
 
-_MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
+_MONTHS = tables.strings(_INTERVALS["months"], "intervals.json:months")
 
-# Genders: head words (first word of a condition) that decide masculine / feminine.
-_FEMININE_HEADS = _word_set(
-    "tumeur tamponnade fausse insuffisance défaillance détresse fibrillation occlusion "
-    "déshydratation dénutrition chute fracture escarres hépatite bronchite néoplasie "
-    "infection obésité "
-    "hypertension artérite sclérose pancréatite péritonite grippe toux mort cause "
-    "tachycardie bradycardie asystolie hypoxie hypothermie acidose cachexie ascite "
-    "perforation rupture compression lymphangite carcinose aplasie neutropénie thrombose "
-    "ischémie endocardite pleurésie surinfection exacerbation hémoptysie hématémèse "
-    "encéphalopathie colite angiocholite varices rétention surcharge pyélonéphrite "
-    "dermohypodermite méningite gangrène artériopathie néphropathie immobilisation "
-    "polypathologie vieillesse sénilité démence maladie dilatation mucoviscidose "
-    "cirrhose hernie diverticulite cholécystite hépatopathie polykystose amylose anorexie "
-    "défenestration noyade pendaison intoxication spondylodiscite légionellose "
-    "tuberculose leucémie valvulopathie cardiopathie cardiomyopathie coronaropathie "
-    "dissection paralysie épilepsie hémiplégie crise hydrocéphalie pneumopathie pneumonie "
-    "bronchopneumonie bronchopneumopathie hémorragie embolie hyperkaliémie "
-    "hyponatrémie hypoxémie anémie rhabdomyolyse grabatisation dyslipidémie "
-    "hypercholestérolémie dépression ostéoporose polyarthrite immunodépression "
-    "corticothérapie chimiothérapie séquelles inhalation "
-    "hta bpco ep irc ira irt acfa fa tvp icc aeg ic ihc dmv chc lam llc sla sep mte cpi "
-    "eme pnp hd"
-)
-_MASCULINE_HEADS = _word_set(
-    "infarctus syndrome œdème oedème emphysème diabète lymphome mélanome carcinome "
-    "adénocarcinome myélome glioblastome mésothéliome cholangiocarcinome anévrisme abcès "
-    "accident arrêt choc coma cancer sepsis état trouble troubles ulcère purpura "
-    "rétrécissement épanchement hématome traumatisme polytraumatisme néoplasme kyste "
-    "asthme tabagisme éthylisme alcoolisme rhumatisme collapsus engagement encombrement "
-    "pneumothorax bloc mal décubitus grand âge athérome surpoids traitement porteur "
-    "avc idm oap sdra acr acc sca dnid did dt2 dt1 k néo adk "
-    "urosepsis érysipèle glissement"
-)
-_FEMININE_ENDINGS = ("ade", "ie", "ite", "ose", "ance", "ence", "tion", "sion", "ure", "ée", "té")
+# Genders: head words (first word of a condition) that decide masculine / feminine, else
+# the word's ending.
+_FEMININE_HEADS = tables.word_set(_WORDING["feminine_heads"], "wording.json:feminine_heads")
+_MASCULINE_HEADS = tables.word_set(_WORDING["masculine_heads"], "wording.json:masculine_heads")
+_FEMININE_ENDINGS = tables.strings(_WORDING["feminine_endings"], "wording.json:feminine_endings")
+# Words starting with an h aspiré: no elision (``de hernie``, not ``d'hernie``).
+_H_ASPIRE = tables.strings(_WORDING["h_aspire"], "wording.json:h_aspire")
 
 # ---------------------------------------------------------------------------------------------
 # CIM-10 reading and cleaning.
 # ---------------------------------------------------------------------------------------------
 
+
+def _code_ranges(key: str) -> tuple[tuple[str, str, str], ...]:
+    ranges = []
+    for item in _CIM10_RULES[key]:
+        low, high, family = tables.strings(item, f"cim10.json:{key}")
+        ranges.append((low, high, family))
+    return tuple(ranges)
+
+
 # Code ranges kept (first three characters, inclusive) and the family each one feeds.
-_CIM10_UNDERLYING: tuple[tuple[str, str, str], ...] = (
-    ("A00", "B99", "infect"),
-    ("C00", "C97", "cancer"),
-    ("E00", "E90", "metab"),
-    ("F00", "F19", "neuro"),
-    ("G00", "G99", "neuro"),
-    ("I00", "I59", "cardio"),
-    ("I60", "I69", "neuro"),
-    ("I70", "I99", "cardio"),
-    ("J00", "J99", "resp"),
-    ("K20", "K95", "digest"),
-    ("N00", "N39", "renal"),
-)
-_CIM10_CONTRIBUTING: tuple[tuple[str, str, str], ...] = (
-    ("E00", "E90", "metab"),
-    ("F00", "F39", "neuro"),
-    ("G00", "G99", "neuro"),
-    ("I00", "I99", "cardio"),
-    ("J40", "J99", "resp"),
-    ("K20", "K95", "digest"),
-    ("N00", "N39", "renal"),
-)
-_CIM10_REJECT_WORDS = _word_set(
-    "autre autres certain certaine certains certaines classé classée classés classées "
-    "ailleurs précisé précisée précisés précisées précision spécifié spécifiée sai nca "
-    "décrit décrite décrits décrites mention cours antécédents antécédent examen "
-    "surveillance dépistage"
-)
-_DANGLING_WORDS = _word_set(
-    "de du des à au aux et ou avec sans par pour sur en le la les un une d' l'"
-)
+_CIM10_UNDERLYING = _code_ranges("underlying_ranges")
+_CIM10_CONTRIBUTING = _code_ranges("contributing_ranges")
+_CIM10_REJECT_WORDS = tables.word_set(_CIM10_RULES["reject_words"], "cim10.json:reject_words")
+_DANGLING_WORDS = tables.word_set(_CIM10_RULES["dangling_words"], "cim10.json:dangling_words")
 _OE_FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bcoeur"), "cœur"),
     (re.compile(r"\boesophag"), "œsophag"),
@@ -893,12 +208,7 @@ _OE_FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\boed[èe]m"), "œdèm"),
 )
 # First words ending in -s/-x that are singular, or plurals doctors do write.
-_SINGULAR_S = _word_set(
-    "abcès infarctus sepsis herpès tétanos collapsus décubitus psoriasis mycosis pemphigus "
-    "lupus ictus choléra anthrax pus ascaris rhumatismes troubles séquelles varices escarres "
-    "calculs métastases polypes hémorroïdes"
-)
-_H_ASPIRE = ("hernie", "hanche", "haut", "handicap", "hoquet")
+_SINGULAR_S = tables.word_set(_CIM10_RULES["singular_s"], "cim10.json:singular_s")
 _CIM10_MIN_WORDS = 2
 _CIM10_MAX_WORDS = 6
 _CIM10_MAX_CHARS = 45
@@ -1133,24 +443,27 @@ class Vocabulary:
 
     @classmethod
     def default(cls, data_dir: str | os.PathLike[str] | None = None) -> Vocabulary:
-        """Return the richest vocabulary available, never failing.
+        """Return the vocabulary of the data named explicitly, never failing.
+
+        Only an explicit folder adds CIM-10 terms: `data_dir`, else ``$MEDOCR_DATA``.
+        Without either, the built-in vocabulary (shipped in the package) is used, so the
+        same seed gives the same text on every machine, whatever the working directory.
 
         Parameters
         ----------
         data_dir : str or PathLike, optional
-            The shared data folder (holding ``cim10/``) or the ``cim10`` folder itself.
-            Defaults to ``$MEDOCR_DATA``, else ``../shared/data`` from the current directory.
+            The data folder (holding ``cim10/``), the ``cim10`` folder itself or the
+            ``cim10.csv.gz`` file. Defaults to ``$MEDOCR_DATA`` when it is set.
 
         Returns
         -------
         Vocabulary
-            Built-in plus CIM-10 when the file is found, else built-in only.
+            Built-in plus CIM-10 when the file is found there, else built-in only.
 
         """
         if data_dir is None:
-            env = os.environ.get("MEDOCR_DATA")
-            data_dir = env if env else Path.cwd() / ".." / "shared" / "data"
-        if _find_cim10_file(data_dir) is None:
+            data_dir = os.environ.get("MEDOCR_DATA") or None
+        if data_dir is None or _find_cim10_file(data_dir) is None:
             return cls.builtin()
         return cls.from_cim10(data_dir)
 
@@ -1364,12 +677,6 @@ def _chance(rng: np.random.Generator, rate: float) -> bool:
     return bool(rng.random() < rate)
 
 
-def _strip_accents(text: str) -> str:
-    text = text.replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE")
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def _head(term: str) -> str:
     word = term.split(" ", 1)[0].lower()
     return word.split("'")[-1].split("’")[-1]
@@ -1399,42 +706,18 @@ def _elide(word: str, term: str) -> str:
 # Intervals and dates.
 # ---------------------------------------------------------------------------------------------
 
-# Per scale (0 minutes .. 5 years): number range, unit spellings (singular, plural) and
-# expressions without a number.
-_SCALE_WEIGHTS = (0.12, 0.2, 0.25, 0.1, 0.15, 0.18)
-_SCALES: tuple[tuple[tuple[int, int], tuple[tuple[str, str], ...], tuple[str, ...]], ...] = (
+# Per scale (0 minutes .. 5 years): weight, number range, unit spellings (singular, plural)
+# and expressions without a number.
+_SCALE_WEIGHTS = tuple(float(s["weight"]) for s in _INTERVALS["scales"])
+_SCALES: tuple[tuple[tuple[int, int], tuple[tuple[str, str], ...], tuple[str, ...]], ...] = tuple(
     (
-        (1, 59),
-        (("min", "min"), (" min", " min"), (" minutes", " minutes"), (" mn", " mn")),
-        ("brutal", "immédiat", "quelques minutes", "qq min", "instantané", "mort subite"),
-    ),
-    (
-        (1, 72),
-        (("h", "h"), (" h", " h"), (" heure", " heures")),
-        ("quelques heures", "qq heures", "qq h", "plusieurs heures", "rapide"),
-    ),
-    (
-        (1, 30),
-        ((" jour", " jours"), (" j", " j"), (" jour", " jrs")),
-        ("quelques jours", "qq jours", "qq j", "plusieurs jours", "récent"),
-    ),
-    (
-        (1, 8),
-        ((" semaine", " semaines"), (" sem", " sem"), (" sem.", " sem.")),
-        ("quelques semaines", "qq semaines", "plusieurs semaines"),
-    ),
-    (
-        (1, 24),
-        ((" mois", " mois"),),
-        ("quelques mois", "qq mois", "plusieurs mois", "progressif"),
-    ),
-    (
-        (1, 30),
-        ((" an", " ans"),),
-        ("plusieurs années", "quelques années", "années", "ancien", "chronique", "longtemps"),
-    ),
+        (int(s["numbers"][0]), int(s["numbers"][1])),
+        tables.pairs(s["units"], "intervals.json:scales.units"),
+        tables.strings(s["without_number"], "intervals.json:scales.without_number"),
+    )
+    for s in _INTERVALS["scales"]
 )
-_VAGUE_INTERVALS = ("inconnu", "?", "NC", "indéterminé", "non connu", "inconnue", "??")
+_VAGUE_INTERVALS = tables.strings(_INTERVALS["vague"], "intervals.json:vague")
 
 
 def _number_interval(rng: np.random.Generator, scale: int) -> str:
@@ -1805,7 +1088,7 @@ def _part2_line(
     items: list[str] = []
     for _ in range(n_items):
         term = _pick_contributing(rng, vocab, extra_rate)
-        if _strip_accents(term.lower()) in part1 or any(term in item for item in items):
+        if fold_accents(term.lower()) in part1 or any(term in item for item in items):
             continue
         items.append(_render_term(rng, term, "contributing", vocab, style))
     if not items:
@@ -1827,7 +1110,7 @@ def _finish(text: str, style: _Style) -> str:
     if style.curly_apostrophe:
         text = text.replace("'", "’")
     if style.no_accents:
-        text = _strip_accents(text)
+        text = fold_accents(text)
     return text
 
 
@@ -1943,7 +1226,7 @@ def sample_cause_text(
     part2: tuple[str, ...] = ()
     if not _chance(rng, empty_part2_rate):
         n_lines = 1 if _chance(rng, 0.7) else 2
-        exclude = _strip_accents(" ".join(lines).lower())
+        exclude = fold_accents(" ".join(lines).lower())
         part2 = tuple(
             _finish(_part2_line(rng, vocab, style, exclude, extra_term_rate), style)
             for _ in range(n_lines)

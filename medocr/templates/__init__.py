@@ -9,6 +9,8 @@ A template file (schema ``format_version`` 1) holds::
       "title": "...",
       "page": {"width_mm": 210, "height_mm": 297, "dpi": 200,
                "width_px": 1654, "height_px": 2339},
+      "reference": {"image": "my_form.reference.png",   # optional: the blank form rendered
+                    "sha256": "...", "form_sha256": "...", ...},   # once (see below)
       "elements": [                              # what is printed on the blank form
         {"type": "text", "text": "...", "at": [x, y], "size_pt": 10,
          "font": "sans" | "serif", "weight": "regular" | "bold"},
@@ -32,6 +34,12 @@ a ``group`` and each gives the ``value`` it stands for.
 
 Shipped templates live in this package folder; a user template is any file that
 follows the schema: ``load_template("my_form.json")``.
+
+``reference`` names the blank form rendered once, at release time, and stored as a PNG
+beside the JSON (:mod:`medocr.templates.reference`): registration matches pages against
+it, so reading does not depend on the fonts of the machine. A template without one has its
+form drawn at read time with this machine's fonts (with a warning);
+``python -m medocr.templates.reference --update my_form.json`` renders it.
 """
 
 from __future__ import annotations
@@ -113,6 +121,9 @@ class Template:
         Fillable fields, in reading order.
     source : str
         Where the template was loaded from.
+    reference : dict or None
+        The ``reference`` record of the file (the shipped blank-form image: ``image``,
+        ``sha256``, ``form_sha256``...), or None.
     """
 
     id: str
@@ -126,6 +137,7 @@ class Template:
     elements: tuple[dict[str, Any], ...]
     fields: tuple[TemplateField, ...]
     source: str
+    reference: dict[str, Any] | None = None
 
     def field(self, name: str) -> TemplateField:
         """Return the field called `name` (KeyError naming the known fields otherwise)."""
@@ -254,6 +266,7 @@ def parse_template(data: dict[str, Any], source: str = "<dict>") -> Template:
         elements=elements,
         fields=fields,
         source=source,
+        reference=check.reference(data.get("reference")),
     )
 
 
@@ -306,6 +319,20 @@ class _Checker:
         self.point([x0, y0], where, size)
         self.point([x1, y1], where, size)
         return (x0, y0, x1, y1)
+
+    def reference(self, record: Any) -> dict[str, Any] | None:
+        if record is None:
+            return None
+        if not isinstance(record, dict):
+            self.fail("reference must be an object")
+        image = self.get(record, "image", str, "reference.")
+        if not image or Path(image).name != image or image in (".", ".."):
+            self.fail(f"reference.image must be a file name beside the template, got {image!r}")
+        for key in ("sha256", "form_sha256"):
+            digest = self.get(record, key, str, "reference.")
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                self.fail(f"reference.{key} must be 64 lowercase hex digits, got {digest!r:.70}")
+        return dict(record)
 
     def element(self, elem: Any, index: int, size: tuple[int, int]) -> dict[str, Any]:
         where = f"elements[{index}]."
