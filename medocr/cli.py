@@ -263,9 +263,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         per_unit: run.units,
         "failed": len(run.errors),
         f"{per_unit}_per_s": round(run.units / run.seconds, 3) if run.seconds else None,
-        **{k: v for k, v in pipeline.steps.items()},
+        **{k: v for k, v in pipeline.steps.items() if not isinstance(v, dict)},
         **{f"ms_{k}": round(1000 * v / max(1, run.units), 1) for k, v in run.stages.items()},
     }
+    metrics["steps"] = pipeline.steps  # the full configuration, readers' settings, hashes
     metrics["errors"] = run.errors
     report = write_report(args.out, args.title, metrics, run, training=args.training)
     overall = metrics["overall"]
@@ -299,7 +300,8 @@ def _evaluation_run(data: Path, pipeline: Any, limit: int | None) -> Any:
 
     try:
         if data.suffix == ".jsonl":
-            return evaluate_lines(data, pipeline.recognizer, pipeline._decode_cause, limit=limit)
+            decode = pipeline.reader("cause").decode
+            return evaluate_lines(data, pipeline.recognizer, decode, limit=limit)
         return evaluate_certificates(data, pipeline, limit=limit)
     except (ValueError, OSError) as exc:
         raise MedocrError(f"{data}: {exc}") from exc
@@ -595,7 +597,7 @@ def _dataset_alphabet(path: str | None) -> Any:
     """Alphabet from a text file (its characters) or a JSON file with ``chars``."""
     if path is None:
         return None
-    from medocr.recognize.alphabet import Alphabet
+    from medocr.text import Alphabet
 
     try:
         text = Path(path).read_text(encoding="utf-8")

@@ -5,22 +5,25 @@
 >>> for field in results[0].fields:                       # doctest: +SKIP
 ...     print(field.name, field.text, field.confidence, field.route)
 
-Each field kind has its reader: causes are decoded by lexicon word beam search, intervals
-are ranked against the duration grammar (:mod:`medocr.grammar`), dates are parsed, and
-checkboxes are read from their ink. A field that fails records its error and the others
-go on (unless ``strict``).
+Each field kind has its reader (:mod:`medocr.fields`): causes are decoded by lexicon word
+beam search, intervals and dates are ranked against their grammars (:mod:`medocr.grammar`),
+and checkboxes are read from their ink. A field that fails records its error and the others
+go on (unless ``strict``). Every result records in ``steps`` what read it: the model,
+lexicon, template and calibration with their hashes, the configuration and each reader's
+effective settings.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -29,17 +32,30 @@ import cv2
 import numpy as np
 
 from medocr._version import __version__
-from medocr.config import DEFAULT_THRESHOLDS, PipelineConfig
+from medocr.config import PipelineConfig
 from medocr.errors import InputError, ModelError
+from medocr.fields import OUT_OF_GRAMMAR_NATS as OUT_OF_GRAMMAR_NATS  # re-exported
+from medocr.fields import (
+    CauseReader,
+    CheckboxReader,
+    DateReader,
+    FieldInput,
+    FieldReader,
+    IntervalReader,
+    LineGeometry,
+    PlainReader,
+    Routing,
+    frame_line,
+)
+from medocr.fields import checkbox_ink as checkbox_ink  # re-exported: medocr.pipeline API
+from medocr.fields import hypothesis_confidence as hypothesis_confidence  # re-exported
 from medocr.types import (
-    Box,
+    FIELD_KINDS,
     CertificateResult,
     FieldCrop,
     FieldResult,
     FrameProbs,
-    Hypothesis,
     LineImage,
-    LineResult,
     Page,
 )
 
@@ -47,10 +63,6 @@ log = logging.getLogger(__name__)
 
 #: Stages reported in :attr:`CertificateResult.timings` (seconds).
 STAGES = ("io", "deskew", "registration", "segmentation", "recognition", "decoding")
-_GRAMMAR_SHORTLIST = 24  # grammar spellings nearest to each beam reading, ranked exactly
-#: How much less likely (natural log) than the beam's reading the best grammar reading
-#: may be before the field is taken as written outside the grammar.
-OUT_OF_GRAMMAR_NATS = 8.0
 
 
 @dataclass
@@ -122,61 +134,106 @@ class Pipeline:
         alphabet = self.recognizer.alphabet
         return [v for v in interval_candidates() if not alphabet.unknown(v)]
 
-    @cached_property
+    @property
     def calibration(self) -> Any:
-        """The bundle's :class:`~medocr.evaluate.calibration.Calibration`, or None."""
+        """The bundle's :class:`~medocr.calibration.Calibration`, or None."""
+        return self._calibration_file[0]
+
+    @cached_property
+    def _calibration_file(self) -> tuple[Any, str | None]:
+        """The bundle's calibration and the sha256 of its file; ``(None, None)`` if none."""
         from medocr.bundles import open_bundle, resolve
-        from medocr.evaluate.calibration import CALIBRATION_FILE, Calibration
+        from medocr.calibration import CALIBRATION_FILE, Calibration
 
         if not self.config.calibrate:
-            return None
+            return None, None
         bundle = open_bundle(resolve(self.config.model))  # checked against its manifest
         if CALIBRATION_FILE not in bundle.hashes:
-            return None
+            return None, None
         path = bundle.folder / CALIBRATION_FILE
         try:
-            return Calibration.from_dict(json.loads(bundle.read_bytes(CALIBRATION_FILE)))
+            calibration = Calibration.from_dict(json.loads(bundle.read_bytes(CALIBRATION_FILE)))
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{path}: unreadable calibration ({exc})") from exc
+        return calibration, bundle.hashes[CALIBRATION_FILE]
+
+    @cached_property
+    def routing(self) -> Routing:
+        """Calibration and thresholds of every field kind (:class:`medocr.fields.Routing`)."""
+        return Routing(self.config.thresholds, self.calibration, self.config.max_error)
 
     def threshold(self, kind: str, text: str | None = None) -> float:
         """Confidence a field of `kind` that read `text` needs for ``accept``.
 
         A threshold of ``PipelineConfig.thresholds`` wins; else the calibration's for the
-        field's state (empty or written, when fitted) at ``max_error``; else the default.
+        field's state (empty or written, when fitted) at ``max_error``; else the default
+        (:meth:`medocr.fields.Routing.threshold`).
         """
-        if kind in self.config.thresholds:
-            return self.config.thresholds[kind]
-        fitted = (
-            self.calibration.threshold(kind, self.config.max_error, text)
-            if self.calibration
-            else None
-        )
-        return fitted if fitted is not None else DEFAULT_THRESHOLDS.get(kind, 1.0)
-
-    def _confidence(self, kind: str, raw: float, text: str) -> float:
-        return self.calibration.apply(kind, raw, text) if self.calibration is not None else raw
+        return self.routing.threshold(kind, text)
 
     @cached_property
-    def steps(self) -> dict[str, str]:
-        """What reads: model, backend, lexicon, template, decoder and medocr versions."""
+    def readers(self) -> dict[str, FieldReader]:
+        """One :class:`~medocr.fields.FieldReader` per field kind, made from the config."""
+        from medocr.preprocess.forms import CROP_MARGIN
+
+        cfg, routing = self.config, self.routing
+        geometry = LineGeometry(self.recognizer.config.height, cfg.line_padding)
+        beam = {"beam_width": cfg.beam_width, "n_best": cfg.n_best, "empty_ink": cfg.empty_ink}
+        lm = self.lexicon.bigrams if cfg.cause_decoder == "wordbeam" and cfg.use_bigram else None
+        readers: dict[str, FieldReader] = {
+            "cause": CauseReader(
+                routing, geometry, decoder=cfg.cause_decoder, lexicon=self.lexicon, lm=lm,
+                lm_weight=cfg.lm_weight, oov_penalty=cfg.oov_penalty, **beam,
+            ),
+            "interval": IntervalReader(routing, geometry, self.interval_values, **beam),
+            "date": DateReader(routing, geometry, self.date_values, **beam),
+            "text": PlainReader(routing, geometry, **beam),
+            "checkbox": CheckboxReader(routing, ink_threshold=cfg.checkbox_ink, margin=CROP_MARGIN),
+        }  # fmt: skip
+        return readers
+
+    def reader(self, kind: str) -> FieldReader:
+        """Return the reader of fields of `kind` (KeyError naming the kinds for another)."""
+        try:
+            return self.readers[kind]
+        except KeyError:
+            raise KeyError(
+                f"no reader for field kind {kind!r}; kinds: {', '.join(FIELD_KINDS)}"
+            ) from None
+
+    @cached_property
+    def steps(self) -> dict[str, Any]:
+        """What reads, so that a stored result can be reproduced (JSON-ready).
+
+        ``model``, ``lexicon``, ``template`` (refs) with ``model_sha256`` (the bundle
+        digest), ``lexicon_sha256`` (its words), ``template_sha256`` (its definition) and
+        ``calibration_sha256`` (``calibration.json``, None when raw confidences are
+        reported); ``backend``, ``cause_decoder``, ``medocr`` (version), ``calibration``;
+        ``config`` (:meth:`PipelineConfig.to_dict`) and ``readers``: per field kind the
+        reader's effective settings (:meth:`medocr.fields.FieldReader.settings`: decoder
+        parameters, thresholds used for empty and written fields, None for never).
+        """
         backend = "onnx" if self.recognizer.session is not None else "tensorflow"
-        return {
+        cause = self.readers["cause"]
+        bigram = isinstance(cause, CauseReader) and cause.lm is not None
+        calibration, calibration_sha256 = self._calibration_file
+        steps = {
             "model": self.recognizer.ref,
+            "model_sha256": self.recognizer.digest or None,
             "backend": backend,
             "lexicon": self.lexicon.ref,
+            "lexicon_sha256": self.lexicon.sha256,
             "template": self.template.ref,
-            "cause_decoder": self.config.cause_decoder
-            + ("+bigram" if self._bigram is not None else ""),
+            "template_sha256": template_sha256(self.template),
+            "cause_decoder": self.config.cause_decoder + ("+bigram" if bigram else ""),
             "medocr": __version__,
-            "calibration": "bundle" if self.calibration is not None else "none (raw confidences)",
+            "calibration": "bundle" if calibration is not None else "none (raw confidences)",
+            "calibration_sha256": calibration_sha256,
+            "config": self.config.to_dict(),
+            "readers": {kind: reader.settings() for kind, reader in self.readers.items()},
         }
-
-    @cached_property
-    def _bigram(self) -> Any:
-        if self.config.cause_decoder != "wordbeam" or not self.config.use_bigram:
-            return None
-        return self.lexicon.bigrams
+        # As JSON gives it back (lists, not tuples; no NaN), so results round-trip equal.
+        return json.loads(json.dumps(steps, ensure_ascii=False, allow_nan=False))
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -229,14 +286,14 @@ class Pipeline:
         with _timed(timings, "recognition"):
             self._recognize(fields)
         with _timed(timings, "decoding"):
-            results = tuple(self._guarded(f, self._decode) for f in fields)
+            results = tuple(self._guarded(f, self._read) for f in fields)
         return CertificateResult(
             source=page.source,
             page_index=page.page_index,
             template_id=self.template.ref,
             fields=results,
             timings=timings,
-            steps=dict(self.steps),
+            steps=copy.deepcopy(self.steps),
             page_size=_original_size(page),
             registration_score=round(float(registration.score), 4),
         )
@@ -336,83 +393,9 @@ class Pipeline:
             crop.name, "", 0.0, "review", None, item.error, crop.kind, None, crop.bbox
         )
 
-    def _decode(self, item: _Field) -> FieldResult:
-        kind = item.crop.kind
-        if kind == "checkbox":
-            return self._checkbox(item)
-        if not item.lines:
-            return self._empty(item)
-        decode = {"cause": self._decode_cause, "interval": self._decode_interval}.get(
-            kind, self._decode_date if kind == "date" else self._decode_plain
-        )
-        hypotheses = [decode(probs) for probs in item.probs]
-        return self._result(item, hypotheses)
-
-    # --- per field kind ---------------------------------------------------------------------
-
-    def _decode_cause(self, probs: FrameProbs) -> Hypothesis:
-        from medocr.decode import beam_search, greedy, word_beam_search
-
-        cfg = self.config
-        if cfg.cause_decoder == "greedy":
-            return greedy(probs)
-        if cfg.cause_decoder == "beam":
-            return beam_search(probs, cfg.beam_width, cfg.n_best)
-        return word_beam_search(
-            probs,
-            self.lexicon,
-            cfg.beam_width,
-            lm=self._bigram,
-            lm_weight=cfg.lm_weight,
-            oov_penalty=cfg.oov_penalty,
-            n_best=cfg.n_best,
-        )
-
-    def _decode_plain(self, probs: FrameProbs) -> Hypothesis:
-        from medocr.decode import beam_search
-
-        return beam_search(probs, self.config.beam_width, self.config.n_best)
-
-    def _decode_interval(self, probs: FrameProbs) -> Hypothesis:
-        from medocr.grammar import parse_interval
-
-        return self._decode_grammar(probs, self.interval_values, parse_interval)
-
-    def _decode_date(self, probs: FrameProbs) -> Hypothesis:
-        from medocr.grammar import parse_date
-
-        return self._decode_grammar(probs, self.date_values, parse_date)
-
-    def _decode_grammar(
-        self, probs: FrameProbs, spellings: list[str], parse: Callable[[str], Any]
-    ) -> Hypothesis:
-        """Read a field that follows a grammar.
-
-        The candidates are the beam readings that parse plus the grammar spellings
-        nearest to the two best readings; they are ranked by exact CTC likelihood. When
-        even the best candidate is far less likely than the beam's reading
-        (:data:`OUT_OF_GRAMMAR_NATS`), the beam's reading is kept: the writer left the
-        grammar, and the field goes to review.
-        """
-        from rapidfuzz import process
-        from rapidfuzz.distance import Levenshtein
-
-        from medocr.decode import closed_list
-
-        beam = self._decode_plain(probs)
-        readings = [beam.text, *(text for text, _ in beam.alternatives)]
-        values: dict[str, None] = dict.fromkeys(t for t in readings if t and parse(t))
-        for text in readings[:2]:
-            nearest = process.extract(
-                text, spellings, scorer=Levenshtein.normalized_distance, limit=_GRAMMAR_SHORTLIST
-            )
-            values.update(dict.fromkeys(value for value, _, _ in nearest))
-        if not values:
-            return beam
-        ranked = closed_list(probs, list(values), n_best=len(values), skip_unknown=True)
-        if ranked.log_score < beam.log_score - OUT_OF_GRAMMAR_NATS:
-            return beam
-        return ranked
+    def _read(self, item: _Field) -> FieldResult:
+        field = FieldInput(item.crop, tuple(item.lines), tuple(item.probs), item.ink_pixels)
+        return self.reader(item.crop.kind).read(field)
 
     @cached_property
     def date_values(self) -> list[str]:
@@ -420,72 +403,6 @@ class Pipeline:
         from medocr.grammar import date_candidates
 
         return date_candidates()
-
-    def _checkbox(self, item: _Field) -> FieldResult:
-        from medocr.preprocess.forms import CROP_MARGIN
-
-        density = checkbox_ink(item.crop.image, CROP_MARGIN)
-        threshold = self.config.checkbox_ink
-        # Logistic in the ratio to the threshold: 0.5 at the threshold, ~0.98 at 2x or 0.5x.
-        p_checked = 1.0 / (1.0 + math.exp(-5.6 * math.log(max(density, 1e-6) / threshold)))
-        checked = p_checked >= 0.5
-        text = "X" if checked else ""
-        confidence = self._confidence("checkbox", p_checked if checked else 1.0 - p_checked, text)
-        return FieldResult(
-            item.crop.name,
-            text,
-            round(confidence, 6),
-            self._route("checkbox", confidence, text),
-            kind="checkbox",
-            value={"checked": checked, "ink": round(density, 5)},
-            bbox=item.crop.bbox,
-        )
-
-    def _empty(self, item: _Field) -> FieldResult:
-        kind = item.crop.kind
-        raw = max(0.0, 1.0 - item.ink_pixels / self.config.empty_ink)
-        confidence = self._confidence(kind, raw, "")
-        return FieldResult(
-            item.crop.name,
-            "",
-            round(confidence, 6),
-            self._route(kind, confidence, ""),
-            kind=kind,
-            bbox=item.crop.bbox,
-        )
-
-    def _result(self, item: _Field, hypotheses: list[Hypothesis]) -> FieldResult:
-        kind = item.crop.kind
-        lines = tuple(
-            LineResult(
-                hyp.text,
-                line.bbox,
-                round(hypothesis_confidence(hyp), 6),
-                _words(hyp, line, self.recognizer.config.height, self.config.line_padding),
-            )
-            for hyp, line in zip(hypotheses, item.lines, strict=True)
-        )
-        text = " ".join(line.text for line in lines if line.text)
-        raw = float(np.prod([line.confidence for line in lines]))
-        confidence = self._confidence(kind, raw, text)
-        value = _normalised(kind, text)
-        parsed_ok = kind not in ("interval", "date") or not text or value is not None
-        route = self._route(kind, confidence, text) if parsed_ok else "review"
-        return FieldResult(
-            item.crop.name,
-            text,
-            round(confidence, 6),
-            route,
-            _joined(hypotheses, text),
-            None,
-            kind,
-            value,
-            item.crop.bbox,
-            lines,
-        )
-
-    def _route(self, kind: str, confidence: float, text: str) -> str:
-        return "accept" if confidence >= self.threshold(kind, text) else "review"
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -505,133 +422,15 @@ def _original_size(page: Page) -> tuple[int, int]:
     return (width, height)
 
 
-def hypothesis_confidence(hyp: Hypothesis) -> float:
-    """Posterior of a reading among its n-best alternatives (0..1).
+def template_sha256(template: Any) -> str:
+    """sha256 of a template's definition (every field but ``source``, as sorted JSON).
 
-    With alternatives, ``1 / sum(exp(score_i - score_best))``; without (greedy), the
-    probability of the best path, ``exp(log_score)``.
+    Two templates with equal geometry, fields and printed elements have the same hash,
+    wherever they were loaded from.
     """
-    if not math.isfinite(hyp.log_score):
-        return 0.0
-    if not hyp.alternatives:
-        return float(min(1.0, math.exp(hyp.log_score)))
-    rest = [s for _, s in hyp.alternatives if math.isfinite(s)]
-    return 1.0 / (1.0 + sum(math.exp(s - hyp.log_score) for s in rest))
-
-
-def checkbox_ink(image: np.ndarray, margin: tuple[int, int]) -> float:
-    """Share of dark pixels in the inner part of a checkbox crop.
-
-    Parameters
-    ----------
-    image : numpy.ndarray
-        uint8 ``(H, W)`` rectified checkbox crop with `margin` around the box.
-    margin : tuple of int
-        ``(x, y)`` crop margin around the printed box.
-
-    Returns
-    -------
-    float
-        0..1: dark pixels (darker than the paper by 40% of the paper-to-ink range) in
-        the box shrunk by 20% on each side (clear of the printed frame).
-    """
-    mx, my = margin
-    box = image[my : image.shape[0] - my, mx : image.shape[1] - mx]
-    if box.size == 0:
-        return 0.0
-    h, w = box.shape
-    inner = box[int(0.2 * h) : h - int(0.2 * h), int(0.2 * w) : w - int(0.2 * w)]
-    paper = float(np.percentile(image, 90))
-    darkest = float(np.percentile(image, 1))
-    if paper - darkest < 40:
-        return 0.0
-    return float((inner < paper - 0.4 * (paper - darkest)).mean())
-
-
-def _normalised(kind: str, text: str) -> dict[str, Any] | None:
-    if not text:
-        return None
-    if kind == "interval":
-        from medocr.grammar import parse_interval
-
-        duration = parse_interval(text)
-        return duration.to_dict() if duration is not None else None
-    if kind == "date":
-        from medocr.grammar import parse_date
-
-        iso = parse_date(text)
-        return {"date": iso} if iso is not None else None
-    return None
-
-
-def _joined(hypotheses: list[Hypothesis], text: str) -> Hypothesis:
-    if len(hypotheses) == 1:
-        return hypotheses[0]
-    return Hypothesis(
-        text,
-        float(sum(h.log_score for h in hypotheses)),
-        tuple(c for h in hypotheses for c in h.chars),
-        tuple(w for h in hypotheses for w in h.words),
-    )
-
-
-def frame_line(image: np.ndarray, pad_x: float, pad_y: float) -> np.ndarray:
-    """Surround a cut line with paper.
-
-    Parameters
-    ----------
-    image : numpy.ndarray
-        uint8 ``(h, w)`` line.
-    pad_x, pad_y : float
-        Paper added left/right and above/below, as fractions of ``h``.
-
-    Returns
-    -------
-    numpy.ndarray
-        uint8 ``(h + 2 * round(pad_y * h), w + 2 * round(pad_x * h))``, the border filled
-        with the line's paper gray (its 95th percentile).
-    """
-    import cv2
-
-    h = image.shape[0]
-    py, px = round(pad_y * h), round(pad_x * h)
-    paper = int(np.percentile(image, 95))
-    return cv2.copyMakeBorder(image, py, py, px, px, cv2.BORDER_CONSTANT, value=paper)
-
-
-def _words(
-    hyp: Hypothesis, line: LineImage, height: int, padding: tuple[float, float]
-) -> tuple[tuple[str, Box], ...]:
-    """Word boxes in page pixels from the character frame spans.
-
-    The recognizer sees the line framed by :func:`frame_line` (`padding`), scaled to
-    `height` pixels, and emits one frame per ``WIDTH_REDUCTION`` input columns.
-    """
-    from medocr.recognize.crnn import WIDTH_REDUCTION
-
-    if len(hyp.chars) != len(hyp.text) or not hyp.text.strip():
-        return ()
-    x0, y0, x1, y1 = line.bbox
-    h, w = line.image.shape
-    framed_h = h + 2 * round(padding[1] * h)
-    # Frames -> framed-line columns -> line-image columns -> page columns.
-    scale = (x1 - x0) / max(1, w)
-    px_per_frame = WIDTH_REDUCTION * framed_h / height * scale
-    x0 -= round(padding[0] * h) * scale
-    out = []
-    start = None
-    for index, char in enumerate([*hyp.chars, None]):
-        if char is not None and char.char != " ":
-            start = index if start is None else start
-            continue
-        if start is not None:
-            spans = hyp.chars[start:index]
-            left = max(line.bbox[0], int(x0 + min(s.start_frame for s in spans) * px_per_frame))
-            right = int(math.ceil(x0 + max(s.end_frame for s in spans) * px_per_frame))
-            word = "".join(s.char for s in spans)
-            out.append((word, (min(left, x1 - 1), y0, min(max(right, left + 1), x1), y1)))
-            start = None
-    return tuple(out)
+    data = {k: v for k, v in asdict(template).items() if k != "source"}
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def read(path: str | os.PathLike[str], **options: Any) -> list[CertificateResult]:

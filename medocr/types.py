@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from medocr.recognize.alphabet import Alphabet
+from medocr.text import Alphabet
 
 Box = tuple[int, int, int, int]
 FieldKind = Literal["cause", "interval", "checkbox", "text", "date"]
@@ -489,8 +489,11 @@ class CertificateResult:
         In template order.
     timings : dict of str to float
         Seconds per stage.
-    steps : dict of str to str
-        What ran: model id@version, lexicon name@version+sha, template, medocr version.
+    steps : dict of str to Any
+        What read the page, JSON-ready: model ``id@version+digest``, lexicon
+        ``name@version+sha``, template, calibration, medocr version (strings), their
+        sha256 hashes, the configuration and each field reader's effective settings
+        (:attr:`medocr.pipeline.Pipeline.steps`).
     page_size : tuple of int or None
         ``(width, height)`` of the original page in pixels.
     registration_score : float or None
@@ -502,7 +505,7 @@ class CertificateResult:
     template_id: str
     fields: tuple[FieldResult, ...]
     timings: dict[str, float] = field(default_factory=dict)
-    steps: dict[str, str] = field(default_factory=dict)
+    steps: dict[str, Any] = field(default_factory=dict)
     page_size: tuple[int, int] | None = None
     registration_score: float | None = None
 

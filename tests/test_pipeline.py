@@ -65,7 +65,7 @@ def test_thresholds_come_from_config_then_calibration_then_defaults(tmp_path):
     write_meta(bundle, meta["kind"], {k: v for k, v in meta.items() if k != "files"})
     pipeline = Pipeline(model=str(bundle))
     assert pipeline.threshold("cause") == 0.85 and pipeline.threshold("date") == 0.9
-    assert pipeline._confidence("cause", 0.75, "cancer") == pytest.approx(0.55)
+    assert pipeline.routing.confidence("cause", 0.75, "cancer") == pytest.approx(0.55)
     assert Pipeline(model=str(bundle), thresholds={"cause": 0.5}).threshold("cause") == 0.5
     assert Pipeline(model=str(bundle), calibrate=False).calibration is None
     write_bundle_file(bundle, "calibration.json", b'{"format": "other"}')
@@ -174,7 +174,7 @@ def test_a_failing_field_is_recorded_and_the_page_goes_on(pipeline, certificate_
     def broken(probs):
         raise RuntimeError("decoder exploded")
 
-    monkeypatch.setattr(pipeline, "_decode_cause", broken)
+    monkeypatch.setattr(pipeline.reader("cause"), "decode", broken)
     result = pipeline.read(certificate_dir / "cert-000000.png")[0]
     cause = result.field("cause_1a")
     assert cause.error == "RuntimeError: decoder exploded" and cause.route == "review"
@@ -182,7 +182,7 @@ def test_a_failing_field_is_recorded_and_the_page_goes_on(pipeline, certificate_
 
     strict = Pipeline(strict=True)
     strict.__dict__["recognizer"] = pipeline.recognizer  # reuse the loaded model
-    monkeypatch.setattr(strict, "_decode_cause", broken)
+    monkeypatch.setattr(strict.reader("cause"), "decode", broken)
     with pytest.raises(RuntimeError, match="decoder exploded"):
         strict.read(certificate_dir / "cert-000000.png")
 

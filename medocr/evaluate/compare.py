@@ -5,8 +5,9 @@ line of a line set, with its truth); each method then reads every item:
 
 - ``CRNN greedy`` / ``CRNN beam`` / ``CRNN word beam`` / ``CRNN word beam + bigram``:
   the recognizer's probabilities (computed once) with each decoder;
-- ``medocr pipeline``: the per-field-kind decoders of :class:`~medocr.pipeline.Pipeline`
-  (word beam + bigram for causes, grammars for intervals and dates) — certificates only;
+- ``medocr pipeline``: the field readers of :class:`~medocr.pipeline.Pipeline`, each
+  kind's :meth:`~medocr.fields.TextReader.decode` (word beam + bigram for causes, grammars
+  for intervals and dates) — certificates only;
 - the segmentation path with each character classifier given (HOG + LightGBM, CNN):
   characters cut from the line, classified, matched to the lexicon;
 - ``Tesseract 5 fra``: on at most ``limit`` items spread evenly (it reads ~4 lines/s).
@@ -87,7 +88,7 @@ def _outcome(item: Item, text: str, confidence: float) -> FieldOutcome:
 def crnn_runs(items: Sequence[Item], pipeline: Any, *, with_pipeline: bool) -> list[MethodRun]:
     """Every CRNN decoder (and the pipeline's per-kind decoding) on the same probabilities."""
     from medocr.decode import beam_search, greedy, word_beam_search
-    from medocr.pipeline import hypothesis_confidence
+    from medocr.fields import hypothesis_confidence
 
     lexicon, recognizer = pipeline.lexicon, pipeline.recognizer  # loaded before timing
     images = [line for item in items for line in item.lines]
@@ -105,11 +106,8 @@ def crnn_runs(items: Sequence[Item], pipeline: Any, *, with_pipeline: bool) -> l
         ),
     }
     if with_pipeline:
-        per_kind = {"cause": pipeline._decode_cause, "interval": pipeline._decode_interval,
-                    "date": pipeline._decode_date}  # fmt: skip
-        decoders["medocr pipeline (per-kind decoders)"] = lambda p, kind: per_kind.get(
-            kind, pipeline._decode_plain
-        )(p)
+        readers = pipeline.readers  # made before timing
+        decoders["medocr pipeline (per-kind decoders)"] = lambda p, kind: readers[kind].decode(p)
     runs = []
     for name, decode in decoders.items():
         outcomes, cursor = [], 0
@@ -128,7 +126,7 @@ def crnn_runs(items: Sequence[Item], pipeline: Any, *, with_pipeline: bool) -> l
 def segmentation_run(items: Sequence[Item], classifier: Any, lexicon: Any, name: str) -> MethodRun:
     """Read every line by the segmentation path (characters, `classifier`, lexicon search)."""
     from medocr.classify.segpath import read_line_by_chars
-    from medocr.pipeline import hypothesis_confidence
+    from medocr.fields import hypothesis_confidence
 
     outcomes, lines = [], 0
     start = time.perf_counter()
