@@ -479,7 +479,14 @@ def test_bad_inputs_get_precise_errors():
         match=r"^FrameProbs.probs row 0 sums to 2, not 1 \(tolerance 0.001\): pass softmax",
     ):
         closed_list(FrameProbs(bad, al), ["a"])
-    assert check_frame_probs(FrameProbs(good, al)) is not None
+    assert check_frame_probs(FrameProbs(good, al)) is good  # the matrix itself, not a copy
+    near = good.copy()
+    near[:, 2] += 0.0009  # rows sum to 1.0009: within the tolerance
+    assert check_frame_probs(FrameProbs(near, al)) is near
+    near[1, 2] += 0.0003  # 1.0012: outside
+    with pytest.raises(ValueError, match=r"^FrameProbs.probs row 1 sums to 1.0012"):
+        check_frame_probs(FrameProbs(near, al))
+    assert check_frame_probs(FrameProbs(np.zeros((0, 3), np.float32), al)).shape == (0, 3)
 
 
 # -- trie, surface forms, tokenizer ------------------------------------------------------

@@ -116,6 +116,49 @@ def test_calibration_separates_empty_and_written_fields():
     assert sparse.apply("interval", 0.6, "x") == sparse.apply("interval", 0.6)  # fallback
 
 
+def overconfident_fields(seed, n=20_000, slope=0.5, shift=0.5):
+    """Raw confidences sigmoid(z), right with probability sigmoid(slope z + shift)."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(3.5, 2.5, n)
+    p_right = 1 / (1 + np.exp(-(slope * z + shift)))
+    return 1 / (1 + np.exp(-z)), rng.random(n) < p_right, p_right
+
+
+def held_out_check(calibration, raw, right, p_right, target):
+    """Accepted share and error on held-out fields at the fitted threshold, the error allowed
+    (target + 3 binomial standard deviations) and the share an oracle knowing p accepts."""
+    fixed = np.array([calibration.apply("cause", c) for c in raw])
+    accepted = fixed >= calibration.threshold("cause", target)
+    count = max(1, int(accepted.sum()))
+    allowed = target + 3 * np.sqrt(target * (1 - target) / count)
+    best_first = np.sort(1 - p_right)  # expected error of the oracle's accepted fields
+    oracle = np.mean(np.cumsum(best_first) / np.arange(1, raw.size + 1) <= target)
+    return accepted.mean(), (~right[accepted]).mean(), allowed, oracle
+
+
+def test_calibration_holds_on_fields_it_was_not_fitted_on():
+    raw, right, _ = overconfident_fields(seed=0)
+    calibration = fit_calibration(["cause"] * raw.size, raw, right)
+    held_raw, held_right, held_p = overconfident_fields(seed=1)  # same process, new fields
+    fixed = [calibration.apply("cause", c) for c in held_raw]
+    assert expected_calibration_error(held_raw, held_right) > 0.04  # raw: overconfident
+    assert expected_calibration_error(fixed, held_right) < 0.015
+    for target in (0.01, 0.02):
+        share, error, allowed, oracle = held_out_check(
+            calibration, held_raw, held_right, held_p, target
+        )
+        assert error <= allowed, f"{target}: {error:.4f} of accepted fields wrong"
+        assert share >= 0.5 * oracle, f"{target}: accepts {share:.3f}, could {oracle:.3f}"
+    # the same checks fail for a calibration fitted on another process (raw taken at its word)
+    other_raw, other_right, _ = overconfident_fields(seed=0, slope=1.0, shift=0.0)
+    other = fit_calibration(["cause"] * raw.size, other_raw, other_right)
+    assert (
+        expected_calibration_error([other.apply("cause", c) for c in held_raw], held_right) > 0.015
+    )
+    _, error, allowed, _ = held_out_check(other, held_raw, held_right, held_p, 0.01)
+    assert error > allowed
+
+
 # --- field report ---------------------------------------------------------------------------
 
 
