@@ -79,14 +79,22 @@ def _cropped(page_image, keep):
     return np.ascontiguousarray(page_image[: int(height * keep)])
 
 
+@pytest.fixture(scope="module")
+def lenient_pipeline():
+    """Registration accepted down to 0.4: a cut page scores lower than a whole one."""
+    from medocr.pipeline import Pipeline
+
+    return Pipeline(min_registration_score=0.4)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("keep", [0.55, 0.7])
-def test_fields_outside_a_cropped_page_are_never_accepted(pipeline, certificate_dir, keep):
+def test_fields_outside_a_cropped_page_are_never_accepted(lenient_pipeline, certificate_dir, keep):
     from medocr.io import read_image
 
     full = read_image(certificate_dir / "cert-000000.png")
     page = Page(image=_cropped(full.image, keep), source="cropped.png")
-    result = pipeline.read_page(page)
+    result = lenient_pipeline.read_page(page)
     height, width = page.shape
     outside = [f for f in result.fields if f.bbox[3] >= height - 2]
     assert outside, "the cut should leave some fields outside the page"
