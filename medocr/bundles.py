@@ -42,7 +42,7 @@ from typing import Any
 
 from medocr._version import __version__
 from medocr.errors import ModelError
-from medocr.fileio import write_atomic
+from medocr.fileio import atomic_folder, write_atomic
 
 FORMAT_VERSION = 1
 META = "meta.json"
@@ -256,20 +256,9 @@ def write_bundle(
     dict
         The metadata written.
     """
-    target = Path(folder)
-    staging = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    write_files(staging)
-    written = write_meta(staging, kind, meta)
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(target)
+    with atomic_folder(folder) as staging:
+        write_files(staging)
+        written = write_meta(staging, kind, meta)
     return written
 
 

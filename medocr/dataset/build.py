@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -40,7 +39,7 @@ from medocr.dataset.sources import Source, WorkItem, plan_items, source_document
 from medocr.dataset.splits import DEFAULT_SPLITS, SplitPlan, check_splits
 from medocr.dataset.units import LEVELS
 from medocr.errors import MedocrError
-from medocr.fileio import write_atomic
+from medocr.fileio import open_atomic, write_atomic
 from medocr.text import Alphabet
 
 SETTINGS = "build.json"
@@ -335,24 +334,19 @@ def merge(
             " PRIMARY KEY (level, sha)) WITHOUT ROWID;"
             "CREATE TABLE writers (document TEXT PRIMARY KEY, split TEXT) WITHOUT ROWID;"
         )
-        paths = {
-            name: out / f".{name}.tmp"
-            for name in ("manifest.jsonl", "duplicates.jsonl", "build.log")
-        }
-        with (
-            open(paths["manifest.jsonl"], "w", encoding="utf-8") as manifest,
-            open(paths["duplicates.jsonl"], "w", encoding="utf-8") as duplicates,
-            open(paths["build.log"], "w", encoding="utf-8") as log,
+        with (  # each file is renamed in place once the whole merge succeeded
+            open_atomic(out / "manifest.jsonl", "w", encoding="utf-8") as manifest,
+            open_atomic(out / "duplicates.jsonl", "w", encoding="utf-8") as duplicates,
+            open_atomic(out / "build.log", "w", encoding="utf-8") as log,
         ):
             conflicts = 0
             for item in items:
                 conflicts += _merge_item(out, item, db, stats, failed, manifest, duplicates, log)
-        writers = dict(db.execute("SELECT split, COUNT(*) FROM writers GROUP BY split").fetchall())
+            query = "SELECT split, COUNT(*) FROM writers GROUP BY split"
+            writers = dict(db.execute(query).fetchall())
     finally:
         db.close()
         index_path.unlink(missing_ok=True)
-    for name, tmp in paths.items():
-        tmp.replace(out / name)
     card = stats.to_card(writers, conflicts, settings)
     write_atomic(out / CARD_JSON, json.dumps(card, indent=1, ensure_ascii=False).encode())
     write_atomic(out / CARD_MD, render_card(card).encode())
@@ -417,12 +411,3 @@ def _check_writer(db: sqlite3.Connection, document: str, split: str) -> int:
         return 0
     (known,) = db.execute("SELECT split FROM writers WHERE document = ?", (document,)).fetchone()
     return int(known != split)
-
-
-def print_progress(done: int, total: int, seconds: float) -> None:
-    """Progress line on stderr: work items done, rate and estimated time left."""
-    rate = done / seconds if seconds > 0 else 0.0
-    eta = (total - done) / rate if rate > 0 else 0.0
-    end = "\n" if done == total else ""
-    sys.stderr.write(f"\rdataset: {done}/{total} work items, ETA {eta:.0f}s  {end}")
-    sys.stderr.flush()

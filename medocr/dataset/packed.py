@@ -18,7 +18,6 @@ Arrays in the file:
 
 from __future__ import annotations
 
-import io
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from medocr.fileio import write_atomic
+from medocr.fileio import open_atomic
 
 MAX_WIDTH = 2048
 
@@ -195,19 +194,18 @@ def pack_line_sets(
         print(f"pack: {key}: {counts[key]} lines", file=sys.stderr)
     offsets = np.zeros(len(chunks) + 1, np.int64)
     offsets[1:] = np.cumsum([len(chunk) for chunk in chunks])
-    buffer = io.BytesIO()
-    np.savez_compressed(  # the images do not shrink; the fixed-width texts do, 10x
-        buffer,
-        jpeg=np.frombuffer(b"".join(chunks), np.uint8),
-        offsets=offsets,
-        widths=np.array(widths, np.int32),
-        texts=np.array(texts, dtype=str),
-        documents=np.array(documents, dtype=str),
-        source=np.array(owners, np.int16),
-        source_names=np.array([s.name for s in sources], dtype=str),
-        source_kinds=np.array([s.kind for s in sources], dtype=str),
-        source_paths=np.array([s.path for s in sources], dtype=str),
-        height=np.int32(height),
-    )
-    write_atomic(Path(out), buffer.getvalue())
+    with open_atomic(Path(out)) as stream:
+        np.savez_compressed(  # the images do not shrink; the fixed-width texts do, 10x
+            stream,
+            jpeg=np.frombuffer(b"".join(chunks), np.uint8),
+            offsets=offsets,
+            widths=np.array(widths, np.int32),
+            texts=np.array(texts, dtype=str),
+            documents=np.array(documents, dtype=str),
+            source=np.array(owners, np.int16),
+            source_names=np.array([s.name for s in sources], dtype=str),
+            source_kinds=np.array([s.kind for s in sources], dtype=str),
+            source_paths=np.array([s.path for s in sources], dtype=str),
+            height=np.int32(height),
+        )
     return counts

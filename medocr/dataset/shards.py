@@ -7,7 +7,8 @@ Files of item ``item-000042`` (under the dataset folder)::
     items/item-000042.jsonl                          # one manifest row per unit
     items/item-000042.json                           # done marker, written last
 
-Every file is written under a temporary name and renamed when complete; the marker
+Every file is written under a temporary name and renamed when complete
+(:func:`medocr.fileio.open_atomic`); the marker
 lists the item's files, its unit counts and its per-input errors. An item is finished
 when its marker matches its spec and all the files it lists exist, so a rerun skips it;
 nothing of a finished item is ever rewritten.
@@ -19,17 +20,16 @@ Example features: ``id``, ``image`` (PNG bytes), ``text`` (UTF-8), ``level``, ``
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from medocr.dataset.sources import WorkItem, input_units, item_inputs
 from medocr.dataset.splits import SplitPlan
 from medocr.dataset.tfrecord import encode_example, frame
 from medocr.dataset.units import BadInput, Unit, encode_png, image_hash
-from medocr.fileio import write_atomic
+from medocr.fileio import AtomicFile, open_atomic, write_atomic
 
 MARKER_SCHEMA = "medocr-dataset-item/1"
 DEFAULT_SHARD_BYTES = 64 << 20
@@ -76,7 +76,7 @@ def read_marker(out: Path, item: WorkItem) -> dict[str, Any] | None:
 
 @dataclass
 class _Open:
-    stream: BinaryIO
+    file: AtomicFile
     name: str  # relative to the dataset folder
     size: int = 0
 
@@ -99,21 +99,16 @@ class _Shards:
             part = sum(f.startswith(folder + "/") for f in self.files)
             name = f"{folder}/{self.key}-{part:02d}.tfrecord"
             (self.out / folder).mkdir(parents=True, exist_ok=True)
-            stream = open(self._tmp(name), "wb")  # noqa: SIM115 - closed by close()/abort()
-            self.open[slot] = _Open(stream, name)
+            self.open[slot] = _Open(open_atomic(self.out / name), name)  # closed by close()/abort()
             self.files.append(name)
         shard = self.open[slot]
         data = frame(record)
-        shard.stream.write(data)
+        shard.file.stream.write(data)
         shard.size += len(data)
         return shard.name
 
-    def _tmp(self, name: str) -> Path:
-        return self.out / f"{name}.tmp"
-
     def _close(self, shard: _Open) -> None:
-        shard.stream.close()
-        os.replace(self._tmp(shard.name), self.out / shard.name)
+        shard.file.commit()
 
     def close(self) -> None:
         """Close and publish every open shard."""
@@ -124,8 +119,7 @@ class _Shards:
     def abort(self) -> None:
         """Close and delete the unfinished shards."""
         for shard in self.open.values():
-            shard.stream.close()
-            self._tmp(shard.name).unlink(missing_ok=True)
+            shard.file.discard()
         self.open.clear()
 
 
@@ -148,22 +142,20 @@ def _build_item(item: WorkItem, config: BuildConfig) -> dict[str, Any]:
     out = Path(config.out_dir)
     (out / "items").mkdir(parents=True, exist_ok=True)
     shards = _Shards(out, item.key, config.max_shard_bytes)
-    rows_path = out / "items" / f"{item.key}.jsonl"
-    rows_tmp = rows_path.with_name(rows_path.name + ".tmp")
+    rows = open_atomic(out / "items" / f"{item.key}.jsonl", "w", encoding="utf-8")
     counts: Counter[str] = Counter()
     errors: list[dict[str, Any]] = []
     try:
-        with open(rows_tmp, "w", encoding="utf-8") as rows:
-            for ref, value in item_inputs(item):
-                for unit in _input_units(item, ref, value, config.levels, errors):
-                    row = _store(unit, item, config.splits, shards)
-                    rows.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    counts[unit.level] += 1
+        for ref, value in item_inputs(item):
+            for unit in _input_units(item, ref, value, config.levels, errors):
+                row = _store(unit, item, config.splits, shards)
+                rows.stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+                counts[unit.level] += 1
         shards.close()
-        os.replace(rows_tmp, rows_path)
+        rows.commit()
     except BaseException:
         shards.abort()
-        rows_tmp.unlink(missing_ok=True)
+        rows.discard()
         raise
     marker = {
         "schema": MARKER_SCHEMA,

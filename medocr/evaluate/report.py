@@ -17,7 +17,7 @@ import numpy as np
 from medocr.evaluate.calibration import accuracy_coverage, reliability
 from medocr.evaluate.fields import FieldOutcome
 from medocr.evaluate.run import EvaluationRun
-from medocr.fileio import write_atomic
+from medocr.fileio import open_atomic, write_atomic
 
 GALLERY_SIZE = 24
 
@@ -33,7 +33,8 @@ def _pyplot() -> Any:
 
 def _save(fig: Any, path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90, bbox_inches="tight")
+    with open_atomic(path) as stream:
+        fig.savefig(stream, format=path.suffix[1:] or None, dpi=90, bbox_inches="tight")
     _pyplot().close(fig)
     return f"{path.parent.name}/{path.name}"
 

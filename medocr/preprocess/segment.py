@@ -1,10 +1,10 @@
-"""Segmentation of rectified field crops into lines, words and characters.
+"""Segmentation of rectified field crops into lines and words, and the field-level wrappers.
 
 Everything here works on the handwriting ink of one crop (a bool mask ``(H, W)``, e.g.
-from :func:`medocr.preprocess.binarize.clean_field`) and in *crop pixels*; a
-:class:`Region` is a box ``(x0, y0, x1, y1)`` with the unit's own ink inside it. The thin
-wrappers :func:`line_images` and :func:`char_images` turn the regions of a
-:class:`~medocr.types.FieldCrop` into :class:`~medocr.types.LineImage` and
+from :func:`medocr.preprocess.clean.clean_field`) and in *crop pixels*; a
+:class:`~medocr.preprocess.regions.Region` is a box ``(x0, y0, x1, y1)`` with the unit's
+own ink inside it. The thin wrappers :func:`line_images` and :func:`char_images` turn the
+regions of a :class:`~medocr.types.FieldCrop` into :class:`~medocr.types.LineImage` and
 :class:`~medocr.types.CharImage` with boxes in original-page pixels (:func:`page_box`).
 
 - Lines: the centres of the main connected components are grouped at their widest
@@ -15,14 +15,9 @@ wrappers :func:`line_images` and :func:`char_images` turn the regions of a
 - Words: gaps in the column profile of the deslanted line are split into letter gaps
   and word gaps by Otsu's criterion on their widths, the threshold bounded by multiples
   of the line's x-height (all measured on the line itself).
-- Characters: connected components of a word, merged when they overlap horizontally
-  (accents, i-dots, broken strokes) or when a small piece touches a neighbour, and
-  split when wider than a character should be, at the minima of the deslanted column
-  profile where the upper contour is low (ligatures).
-
-Cursive writing defeats character segmentation (letters are joined, and the count of
-letters in a joined word is only estimated from its width): the figures in
-``benchmarks/RESULTS.md`` show it, and the CTC line recognizer exists for that reason.
+- Characters: :func:`medocr.preprocess.chars.find_chars` (its names, and
+  :class:`~medocr.preprocess.regions.Region` and
+  :class:`~medocr.preprocess.regions.LineStats`, can still be imported from here).
 """
 
 from __future__ import annotations
@@ -33,82 +28,49 @@ import cv2
 import numpy as np
 
 from medocr.geometry import clip_box, transform_box
-from medocr.preprocess.binarize import CROP_MARGIN, clean_field, components, run_lengths
+from medocr.preprocess.binarize import components, run_lengths
+from medocr.preprocess.chars import (
+    CHAR_WIDTH,
+    CONTOUR_WEIGHT,
+    DISTANCE_WEIGHT,
+    FRAGMENT_AREA,
+    MERGE_OVERLAP,
+    SPLIT_RATIO,
+    find_chars,
+)
+from medocr.preprocess.clean import clean_field
+from medocr.preprocess.forms import CROP_MARGIN
+from medocr.preprocess.regions import LineStats, Region
 from medocr.types import Box, CharImage, FieldCrop, LineImage
+
+__all__ = [
+    "WORD_GAP_RANGE",
+    "LineSegments",
+    "char_images",
+    "crop_box",
+    "find_lines",
+    "find_words",
+    "line_images",
+    "measure_line",
+    "page_box",
+    "segment_field",
+    "segment_ink",
+    # From medocr.preprocess.chars and medocr.preprocess.regions, still importable here.
+    "CHAR_WIDTH",
+    "CONTOUR_WEIGHT",
+    "DISTANCE_WEIGHT",
+    "FRAGMENT_AREA",
+    "MERGE_OVERLAP",
+    "SPLIT_RATIO",
+    "LineStats",
+    "Region",
+    "find_chars",
+]
 
 #: Word gaps are told from letter gaps per line, within these bounds in x-heights
 #: (chosen by measurement on synthetic lines).
 WORD_GAP_RANGE = (0.4, 0.7)
-#: Expected character width, in x-heights (measured on synthetic print-like writing).
-CHAR_WIDTH = 1.0
-#: A component wider than this many expected character widths is split.
-SPLIT_RATIO = 1.5
-#: Two components whose deslanted spans overlap by this share of the narrower one merge.
-MERGE_OVERLAP = 0.5
-#: Weight of the distance to even spacing in the cost of a cut (per character width).
-DISTANCE_WEIGHT = 1.0
-#: Weight of the contour gap (upper to lower contour, in line heights) in a cut's cost.
-CONTOUR_WEIGHT = 1.0
-#: Groups smaller than this many ``stroke_width * x_height`` join a touching neighbour.
-FRAGMENT_AREA = 0.5
 _SLANTS = np.round(np.arange(-0.3, 0.61, 0.05), 2)
-
-
-@dataclass(frozen=True, eq=False)
-class Region:
-    """A unit of handwriting found in a crop.
-
-    Parameters
-    ----------
-    box : Box
-        ``(x0, y0, x1, y1)`` in crop pixels (exclusive ends).
-    mask : numpy.ndarray
-        bool ``(y1 - y0, x1 - x0)``: the unit's own ink inside `box`.
-    """
-
-    box: Box
-    mask: np.ndarray
-
-    @classmethod
-    def from_points(cls, ys: np.ndarray, xs: np.ndarray) -> Region:
-        """Build a region from the crop coordinates ``(N,)`` of its ink pixels."""
-        y0, x0 = int(ys.min()), int(xs.min())
-        y1, x1 = int(ys.max()) + 1, int(xs.max()) + 1
-        mask = np.zeros((y1 - y0, x1 - x0), bool)
-        mask[ys - y0, xs - x0] = True
-        return cls((x0, y0, x1, y1), mask)
-
-    def points(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return the crop coordinates ``(ys, xs)``, each ``(N,)``, of the region's ink."""
-        ys, xs = np.nonzero(self.mask)
-        return ys + self.box[1], xs + self.box[0]
-
-
-@dataclass(frozen=True)
-class LineStats:
-    """Measurements of one handwritten line, in pixels.
-
-    Parameters
-    ----------
-    x_height : float
-        Height of the line's body: rows between the 10th and 90th percentiles of its ink
-        (about the x-height of lowercase writing, the capital height of capitals).
-    stroke_width : float
-        Median pen width.
-    slant : float
-        Shear that makes strokes upright: ``x' = x + slant * (y - centre)``.
-    centre : float
-        Median ink row (crop pixels), which the shear turns around.
-    """
-
-    x_height: float
-    stroke_width: float
-    slant: float
-    centre: float
-
-    def deslant(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-        """Return the deslanted columns ``(N,)`` float64 of points ``(N,)``."""
-        return xs + self.slant * (ys - self.centre)
 
 
 @dataclass(frozen=True, eq=False)
@@ -376,178 +338,6 @@ def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(step == 1), np.flatnonzero(step == -1)
 
 
-# ---------------------------------------------------------------- characters
-
-
-def find_chars(
-    word: Region,
-    stats: LineStats,
-    *,
-    char_width: float = CHAR_WIDTH,
-    split_ratio: float = SPLIT_RATIO,
-    merge_overlap: float = MERGE_OVERLAP,
-    fragment_area: float = FRAGMENT_AREA,
-) -> list[Region]:
-    """Cut a word into characters.
-
-    Connected components are merged when their deslanted column spans overlap by
-    `merge_overlap` of the narrower one (accents and dots with their letter, pieces of
-    a broken stroke), and a small group joins a neighbour it almost touches; then a
-    group wider than ``split_ratio * char_width * x_height`` is cut into
-    ``round(width / (char_width * x_height))`` pieces where a cut costs least (few ink
-    pixels, a small gap between the upper and lower contours) near even spacing.
-
-    Parameters
-    ----------
-    word : Region
-        The word's ink.
-    stats : LineStats
-        Measurements of the word's line.
-    char_width : float
-        Expected character width in x-heights.
-    split_ratio : float
-        How much wider than `char_width` a group must be to be split.
-    merge_overlap : float
-        Overlap share (of the narrower span) that merges two components.
-    fragment_area : float
-        Groups with fewer than ``fragment_area * stroke_width * x_height`` pixels join
-        a neighbour within one stroke width (0 disables).
-
-    Returns
-    -------
-    list of Region
-        Left to right.
-    """
-    count, labels, _, _ = components(word.mask)
-    ys, xs = word.points()
-    owner = labels[ys - word.box[1], xs - word.box[0]] - 1
-    cols = stats.deslant(ys, xs)
-    low = np.full(count - 1, np.inf)
-    high = np.full(count - 1, -np.inf)
-    np.minimum.at(low, owner, cols)
-    np.maximum.at(high, owner, cols)
-    group = _merge_spans(low, high, merge_overlap)
-    if fragment_area > 0:
-        group = _merge_fragments(group, low, high, owner, stats, fragment_area)
-    group = group[owner]
-    expected = char_width * stats.x_height
-    chars = []
-    for number in np.unique(group):
-        pick = group == number
-        for piece in _split(cols[pick], ys[pick], expected, split_ratio):
-            chars.append((float(cols[pick][piece].min()), ys[pick][piece], xs[pick][piece]))
-    chars.sort(key=lambda c: c[0])
-    return [Region.from_points(y, x) for _, y, x in chars]
-
-
-def _merge_spans(low: np.ndarray, high: np.ndarray, overlap: float) -> np.ndarray:
-    """Return group ids ``(N,)`` of spans ``[low, high]`` ``(N,)`` chained by large overlaps."""
-    parent = np.arange(low.size)
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    widths = high - low + 1
-    for i in range(low.size):
-        for j in range(i + 1, low.size):
-            shared = min(high[i], high[j]) - max(low[i], low[j]) + 1
-            if shared >= overlap * min(widths[i], widths[j]):
-                parent[root(i)] = root(j)
-    return np.array([root(i) for i in range(low.size)], np.int64)
-
-
-def _merge_fragments(
-    group: np.ndarray,
-    low: np.ndarray,
-    high: np.ndarray,
-    owner: np.ndarray,
-    stats: LineStats,
-    fragment_area: float,
-) -> np.ndarray:
-    """Join small groups to a neighbour they (almost) touch: pieces of broken strokes.
-
-    `group`, `low` and `high` are ``(N,)`` per component, `owner` ``(P,)`` gives each
-    pixel's component. Returns the new group id ``(N,)`` of each component.
-    """
-    ids = sorted(np.unique(group), key=lambda g: float(low[group == g].min()))
-    area = np.bincount(group[owner], minlength=group.size)
-    spans = {g: (float(low[group == g].min()), float(high[group == g].max())) for g in ids}
-    small = fragment_area * stats.stroke_width * stats.x_height
-    target = {g: g for g in ids}
-    for i, g in enumerate(ids):
-        if area[g] >= small:
-            continue
-        best, best_gap = g, stats.stroke_width + 1.0
-        for j in (i - 1, i + 1):
-            if 0 <= j < len(ids) and target[ids[j]] != g:
-                other = spans[ids[j]]
-                gap = max(other[0] - spans[g][1], spans[g][0] - other[1])
-                if gap <= best_gap:
-                    best, best_gap = ids[j], gap
-        target[g] = best
-    out = group.copy()
-    for g in ids:
-        final, seen = g, {g}
-        while target[final] not in seen:
-            final = target[final]
-            seen.add(final)
-        out[group == g] = final
-    return out
-
-
-def _split(cols: np.ndarray, ys: np.ndarray, expected: float, ratio: float) -> list[np.ndarray]:
-    """Cut a group's pixels into character pieces (index arrays into the ``(N,)`` inputs).
-
-    `cols` are the pixels' deslanted columns and `ys` their rows. Cuts go where the
-    cost (:func:`_cut_cost`) is lowest near evenly spaced positions.
-    """
-    first = float(cols.min())
-    width = float(cols.max()) - first + 1
-    if width <= ratio * expected:
-        return [np.arange(cols.size)]
-    pieces = max(2, int(round(width / expected)))
-    bins = np.round(cols - first).astype(np.int64)
-    cost = _cut_cost(bins, ys)
-    cuts: list[float] = []
-    previous = 0.0
-    step = width / pieces
-    for k in range(1, pieces):
-        ideal = k * step
-        lo = int(max(previous + 0.3 * expected, ideal - 0.4 * step))
-        hi = min(int(min(width - 0.3 * expected, ideal + 0.4 * step)) + 1, cost.size)
-        if hi <= lo:
-            continue
-        window = np.arange(lo, hi)
-        total = cost[window] + DISTANCE_WEIGHT * np.abs(window - ideal) / step
-        previous = float(window[int(np.argmin(total))])
-        cuts.append(previous)
-    part = np.searchsorted(np.asarray(cuts), bins, side="right")
-    return [np.flatnonzero(part == n) for n in range(len(cuts) + 1) if np.any(part == n)]
-
-
-def _cut_cost(bins: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Return the cost ``(W,)`` of a cut at each column: ink count and contour gap.
-
-    Contour analysis: the vertical extent between the upper and the lower contour is
-    small where two letters touch (the upper contour dips, the lower one rises) or
-    where a ligature joins them, and large across a letter's bowl, whose column count
-    is low.
-    """
-    counts = np.bincount(bins).astype(np.float64)
-    top = np.full(counts.size, np.inf)
-    bottom = np.full(counts.size, -np.inf)
-    np.minimum.at(top, bins, ys.astype(np.float64))
-    np.maximum.at(bottom, bins, ys.astype(np.float64))
-    span = max(float(ys.max() - ys.min()) + 1, 1.0)
-    extent = np.where(counts > 0, (bottom - top + 1) / span, 0.0)
-    scale = float(np.median(counts[counts > 0]))
-    cost = counts / scale + CONTOUR_WEIGHT * extent
-    return np.convolve(cost, np.ones(3) / 3, mode="same")
-
-
 # ---------------------------------------------------------------- fields
 
 
@@ -557,7 +347,7 @@ def segment_ink(ink: np.ndarray, n_lines: int = 1) -> list[LineSegments]:
     Parameters
     ----------
     ink : numpy.ndarray
-        bool ``(H, W)`` handwriting (e.g. :func:`~medocr.preprocess.binarize.clean_field`).
+        bool ``(H, W)`` handwriting (e.g. :func:`~medocr.preprocess.clean.clean_field`).
     n_lines : int
         The template's line count for the field.
 

@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from medocr.dataset.packed import PackedLines
-from medocr.fileio import write_atomic
+from medocr.fileio import atomic_path, write_text_atomic
 from medocr.recognize.alphabet import Alphabet, build_alphabet
 from medocr.recognize.crnn import (
     CRNNConfig,
@@ -355,7 +355,8 @@ class PortableTrainer:
         finally:
             if pool is not None:
                 pool.terminate()
-        model.save(self.out / "last.keras")
+        with atomic_path(self.out / "last.keras") as staged:
+            model.save(staged)
         self._write_results(results)
         return results
 
@@ -544,8 +545,7 @@ class PortableTrainer:
         )
 
     def _write_results(self, results: dict[str, Any]) -> None:
-        text = json.dumps(results, indent=1, ensure_ascii=False)
-        write_atomic(self.out / RESULTS, text.encode("utf-8"))
+        write_text_atomic(self.out / RESULTS, json.dumps(results, indent=1, ensure_ascii=False))
 
 
 def data_summary(packed: PackedLines, weights: dict[str, float]) -> list[dict[str, Any]]:

@@ -13,7 +13,6 @@ the mean validation CER has not improved for ``patience`` epochs. Curves go to
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -24,6 +23,7 @@ import numpy as np
 
 from medocr.dataset.readers import EncodedLines, encode_records, line_dataset, read_line_set
 from medocr.errors import MedocrError
+from medocr.fileio import write_text_atomic
 from medocr.recognize.alphabet import Alphabet, build_alphabet
 from medocr.recognize.crnn import frame_count, softmax, start_model
 
@@ -355,9 +355,7 @@ class Trainer:
         )
 
     def _write_results(self, results: dict[str, Any]) -> None:
-        tmp = self.results_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.results_path)
+        write_text_atomic(self.results_path, json.dumps(results, indent=1, ensure_ascii=False))
 
 
 def _progress(

@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from medocr.fileio import write_atomic, write_text_atomic
 from medocr.preprocess.forms import CROP_MARGIN
 from medocr.synth import augment, render
 from medocr.synth.fonts import HandwritingFont, find_handwriting_fonts
@@ -148,7 +149,8 @@ def write_line_set(
         rng = np.random.default_rng(np.random.SeedSequence([seed, index, 7]))
         line = render_line(rng, fonts, vocabulary)
         name = f"images/line-{seed}-{index:07d}.png"
-        cv2.imwrite(str(out / name), line.image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        png = cv2.imencode(".png", line.image, [cv2.IMWRITE_PNG_COMPRESSION, 1])[1]
+        write_atomic(out / name, png.tobytes())
         rows.append(
             {
                 "image": name,
@@ -160,9 +162,5 @@ def write_line_set(
         if progress is not None and (index + 1) % 100 == 0:
             progress(index + 1, count)
     path = out / "lines.jsonl"
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
-    )
-    tmp.replace(path)
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return path

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -246,12 +245,3 @@ def _run_pool(
                 nxt = next(queue, None)
                 if nxt is not None:
                     pending.add(pool.submit(_one, out, seed, nxt, template, image_format, data))
-
-
-def print_progress(done: int, total: int, seconds: float) -> None:
-    """Progress line on stderr: count, rate and estimated time left."""
-    rate = done / seconds if seconds > 0 else 0.0
-    eta = (total - done) / rate if rate > 0 else 0.0
-    end = "\n" if done == total else ""
-    sys.stderr.write(f"\rsynth: {done}/{total} certificates, {rate:.1f}/s, ETA {eta:.0f}s  {end}")
-    sys.stderr.flush()

@@ -21,21 +21,19 @@ only uses :data:`FRENCH_CHARSET`; capitals for the whole line are the renderer's
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import gzip
 import logging
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from medocr.cim10 import READ_ERRORS, locate_cim10, named_data, open_cim10
 from medocr.synth import tables
 from medocr.text import fold_accents
 
@@ -297,11 +295,7 @@ def _read_cim10(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, str, st
     """Read ``(role, term, family)`` rows from a cim10.csv.gz (cached by path, mtime, size)."""
     del mtime_ns, size  # cache key only
     rows: dict[tuple[str, str], str] = {}
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"code", "long"} - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"missing columns {sorted(missing)}")
+    with open_cim10(path, ("code", "long")) as reader:
         for record in reader:
             code, label = record.get("code") or "", record.get("long") or ""
             under = _in_ranges(code, _CIM10_UNDERLYING)
@@ -316,14 +310,6 @@ def _read_cim10(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, str, st
             if contrib:
                 rows.setdefault(("contributing", term), contrib)
     return tuple((role, term, family) for (role, term), family in rows.items())
-
-
-def _find_cim10_file(path: str | os.PathLike[str]) -> Path | None:
-    path = Path(path)
-    for candidate in (path, path / "cim10.csv.gz", path / "cim10" / "cim10.csv.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,14 +415,14 @@ class Vocabulary:
 
         """
         base = cls.builtin()
-        found = _find_cim10_file(path)
+        found = locate_cim10(path)
         if found is None:
             logger.warning("no cim10.csv.gz under %s: using the built-in vocabulary", path)
             return base
         try:
             stat = found.stat()
             rows = _read_cim10(str(found.resolve()), stat.st_mtime_ns, stat.st_size)
-        except (OSError, EOFError, UnicodeDecodeError, csv.Error, ValueError) as exc:
+        except READ_ERRORS + (ValueError,) as exc:
             logger.warning("cannot read %s (%s): using the built-in vocabulary", found, exc)
             return base
         return base._extended(rows, source="builtin+cim10")
@@ -461,9 +447,8 @@ class Vocabulary:
             Built-in plus CIM-10 when the file is found there, else built-in only.
 
         """
-        if data_dir is None:
-            data_dir = os.environ.get("MEDOCR_DATA") or None
-        if data_dir is None or _find_cim10_file(data_dir) is None:
+        data_dir = named_data(data_dir)
+        if data_dir is None or locate_cim10(data_dir) is None:
             return cls.builtin()
         return cls.from_cim10(data_dir)
 

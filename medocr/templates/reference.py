@@ -302,11 +302,10 @@ def update_template_file(path: str | Path) -> bool:
 
 
 def _write_readable(path: Path, data: bytes) -> None:
-    """Write atomically, readable by all like any package file (write_atomic makes 0600)."""
+    """Write atomically, readable by all like any package file (whatever the umask)."""
     from medocr.fileio import write_atomic
 
-    write_atomic(path, data)
-    path.chmod(0o644)
+    write_atomic(path, data, file_mode=0o644)
 
 
 def _shipped_files() -> list[Path]:
