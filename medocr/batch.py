@@ -1087,23 +1087,3 @@ def _quietly(connection: sqlite3.Connection, sql: str, parameters: tuple[Any, ..
     """Run `sql`, ignoring errors (on the way out of a run that failed already)."""
     with suppress(sqlite3.Error):
         connection.execute(sql, parameters)
-
-
-def progress_printer(stream: Any = sys.stderr) -> Callable[[int, int, int, float], None]:
-    """Return a progress callback printing rate and ETA (in place on a terminal)."""
-    is_tty = hasattr(stream, "isatty") and stream.isatty()
-    last = [0.0]
-
-    def show(finished: int, total: int, failed: int, seconds: float) -> None:
-        if not is_tty and finished < total and seconds - last[0] < 5.0:
-            return
-        last[0] = seconds
-        rate = finished / seconds if seconds > 0 else 0.0
-        eta = (total - finished) / rate if rate > 0 else float("nan")
-        line = (
-            f"batch: {finished}/{total} files, {failed} failed, {rate:.2f} files/s, ETA {eta:.0f} s"
-        )
-        end = "\n" if finished == total or not is_tty else ""
-        print(("\r" if is_tty else "") + line, end=end, file=stream, flush=True)
-
-    return show

@@ -90,3 +90,159 @@ def test_usage_errors_exit_2(argv):
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
+
+
+# ---------------------------------------------------------------- the package: one module per verb
+
+
+def test_every_verb_has_its_module_and_the_help_lists_them_in_order():
+    import argparse
+
+    from medocr.cli import VERBS, build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == [
+        "synth", "synth-lines", "train", "export", "read", "batch", "evaluate", "demo",
+        "template", "fields", "inspect", "dataset", "lexicon",
+    ]  # fmt: skip
+    for verb in VERBS:
+        assert verb.__name__.startswith("medocr.cli.") and callable(verb.add_parser)
+
+
+def test_the_old_import_paths_are_the_new_functions():
+    from medocr.classify.cli import add_classifier_parser
+    from medocr.cli import classify, lexicon
+    from medocr.lexicon_cli import add_lexicon_parser, run
+
+    assert add_classifier_parser is classify.add_parser
+    assert add_lexicon_parser is lexicon.add_parser and run is lexicon.run
+
+
+def _cli_sources():
+    from pathlib import Path
+
+    import medocr
+
+    root = Path(medocr.__file__).parent
+    return [*sorted((root / "cli").glob("*.py")), root / "lexicon_cli.py", root / "classify/cli.py"]
+
+
+def test_exit_statuses_are_defined_once():
+    """Only medocr/cli/_common.py assigns EXIT_* names; every other module imports them."""
+    import ast
+
+    defining = []
+    for path in _cli_sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+            if any(name.startswith("EXIT_") for name in names):
+                defining.append(path.name)
+    assert set(defining) == {"_common.py"}
+
+
+def test_the_commands_write_files_only_through_write_output():
+    """No ``.write_text``/``.write_bytes``/``open(..., "w")`` in the CLI: write_output only."""
+    import ast
+
+    found = []
+    for path in _cli_sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            method = isinstance(func, ast.Attribute) and func.attr in ("write_text", "write_bytes")
+            if method or (isinstance(func, ast.Name) and func.id == "open"):
+                found.append(f"{path.name}:{node.lineno}: {ast.unparse(func)}")
+    assert found == []
+
+
+def test_write_output_is_atomic_and_honours_the_umask(tmp_path):
+    import os
+    import stat
+
+    from medocr.cli._common import write_output
+
+    previous = os.umask(0o027)
+    try:
+        write_output(tmp_path / "a.json", b"{}")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "a.json").read_bytes() == b"{}"
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]  # no temporary file left
+    missing = tmp_path / "missing" / "b.json"
+    with pytest.raises(FileNotFoundError) as error:
+        write_output(missing, b"{}")
+    assert error.value.filename == str(missing)  # not the temporary file's name
+
+
+class _Terminal:
+    def __init__(self, tty):
+        self.text, self.tty = "", tty
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return self.tty
+
+
+def test_progress_rewrites_one_line_on_a_terminal():
+    from medocr.cli._common import Progress
+
+    screen = _Terminal(tty=True)
+    progress = Progress("batch", "files", stream=screen)
+    progress.batch(1, 4, 1, 2.0)
+    progress.batch(2, 4, 1, 2.5)
+    assert screen.text.count("\r") == 2 and "\n" not in screen.text
+    assert screen.text.endswith("\rbatch: 2/4 files, 1 failed, 0.80/s, ETA 2 s  ")
+    progress.end()  # stopped early: the line is ended once
+    progress.end()
+    assert screen.text.endswith("  \n") and screen.text.count("\n") == 1
+    progress(4, 4, 3.0)
+    assert screen.text.endswith("\rbatch: 4/4 files, 1.33/s, ETA 0 s  \n")
+
+
+def test_progress_in_a_log_writes_whole_lines_every_few_seconds():
+    from medocr.cli._common import PROGRESS_EVERY_S, Progress
+
+    log = _Terminal(tty=False)
+    progress = Progress("synth", "certificates", stream=log)
+    progress(1, 100, 0.0)  # no rate yet
+    progress(2, 100, 1.0)  # too soon after the first
+    progress(50, 100, PROGRESS_EVERY_S + 1.0)
+    progress(100, 100, PROGRESS_EVERY_S + 2.0)  # the last one always shows
+    progress.end()  # nothing left open
+    assert log.text.splitlines() == [
+        "synth: 1/100 certificates, 0.00/s, ETA ?",
+        "synth: 50/100 certificates, 8.33/s, ETA 6 s",
+        "synth: 100/100 certificates, 14.29/s, ETA 0 s",
+    ]
+    assert "\r" not in log.text
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "message"),
+    [
+        (KeyboardInterrupt(), 130, "medocr: interrupted"),
+        (PermissionError(13, "Permission denied", "/some/lexicon"), 2,
+         "medocr: error: /some/lexicon: Permission denied"),
+    ],
+)  # fmt: skip
+def test_the_lexicon_commands_on_their_own_end_as_medocr_does(monkeypatch, capsys, error,
+                                                               status, message):  # fmt: skip
+    from medocr.cli import lexicon
+    from medocr.lexicon_cli import run
+
+    def fail(_lexicon):
+        raise error
+
+    monkeypatch.setattr(lexicon, "_describe", fail)
+    assert run(["lexicon", "info"]) == status
+    err = capsys.readouterr().err
+    assert err.startswith(message) and len(err.strip().splitlines()) == 1

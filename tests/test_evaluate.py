@@ -224,7 +224,7 @@ def test_evaluate_certificates_writes_report_and_calibration(certificate_dir, tm
 
 
 def test_calibration_source_names_the_data(tmp_path):
-    from medocr.cli import _calibration_source
+    from medocr.cli.evaluate import _calibration_source
 
     plain = _calibration_source(tmp_path, 3, "certificates", 42)
     assert plain == f"{tmp_path} (3 certificates, 42 fields)"
