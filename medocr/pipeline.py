@@ -344,7 +344,7 @@ class Pipeline:
         return registration, fields
 
     def _segment(self, crop: FieldCrop) -> _Field:
-        from medocr.preprocess.binarize import clean_field
+        from medocr.preprocess.clean import clean_field
         from medocr.preprocess.segment import LineSegments, find_lines, line_images, measure_line
 
         n_lines = self.template.field(crop.name).lines

@@ -21,7 +21,7 @@ import numpy as np
 
 from medocr.classify.base import CharClassifier
 from medocr.decode.correct import DEFAULT_MAX_DISTANCE, lexicon_search
-from medocr.preprocess.binarize import CROP_MARGIN
+from medocr.preprocess.forms import CROP_MARGIN
 from medocr.preprocess.segment import char_images, segment_field
 from medocr.text import Alphabet
 from medocr.types import CharImage, FieldCrop, Hypothesis, LineImage
@@ -98,7 +98,7 @@ def line_char_probs(
         Writing lines in the image (the template's line count for a field).
     margin : tuple of int or None, optional
         Crop margin around the field box, whose ink is ignored (see
-        :func:`~medocr.preprocess.binarize.clean_field`); default ``CROP_MARGIN`` for a
+        :func:`~medocr.preprocess.clean.clean_field`); default ``CROP_MARGIN`` for a
         :class:`FieldCrop` (as cut by ``extract_fields``), None (keep all ink) otherwise.
 
     Returns
