@@ -20,6 +20,9 @@ _LAZY = {
     "read": "medocr.pipeline",
     "Pipeline": "medocr.pipeline",
     "PipelineConfig": "medocr.config",
+    "FieldReader": "medocr.fields",
+    "FieldInput": "medocr.fields",
+    "Routing": "medocr.fields",
     "read_image": "medocr.io",
     "read_pages": "medocr.io",
     "load_template": "medocr.templates",
@@ -46,6 +49,7 @@ _LAZY = {
     "ModelError": "medocr.errors",
     "LexiconError": "medocr.errors",
     "FontError": "medocr.errors",
+    "OutputError": "medocr.errors",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]
