@@ -78,7 +78,7 @@ def _training_rate(model, images: list[np.ndarray], truths: list[str], alphabet,
     import tensorflow as tf
 
     from medocr.recognize.crnn import pad_batch, prepare_line
-    from medocr.recognize.train import _train_step
+    from medocr.training.recognizer import _train_step
 
     batch, widths = pad_batch([prepare_line(image, height) for image in images])
     codes = [alphabet.encode(text) for text in truths]

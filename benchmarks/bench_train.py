@@ -6,7 +6,7 @@ forward, backward, Adam), after a warm-up that traces every shape, on real lines
 
 - ``tf-trainer``: ``medocr train recognizer``'s path (``tf.data`` with parallel
   ``numpy_function`` augmentation, width bucketing, ``tf.function`` step);
-- ``portable``: ``medocr.recognize.portable`` on the TensorFlow backend (batches made by
+- ``portable``: ``medocr.training.portable`` on the TensorFlow backend (batches made by
   worker processes from a packed file, fixed width buckets, ``train_on_batch``).
 
 Each for the ``small`` preset at height 48 (the default) and 32. The GPU recipe's rate is
@@ -56,7 +56,7 @@ def subsets(data: Path, lines: int, work: Path) -> list[Path]:
 
 def tf_trainer_rate(files: list[Path], height: int, steps: int, work: Path) -> float:
     """Lines/s of the TF trainer's second epoch (the first one traces)."""
-    from medocr.recognize.train import DataSource, TrainConfig, Trainer
+    from medocr.training.recognizer import DataSource, TrainConfig, Trainer
 
     config = TrainConfig(
         sources=[DataSource(f.stem, str(f)) for f in files],
@@ -77,7 +77,7 @@ def portable_rate(packed: Path, height: int, steps: int, workers: int) -> float:
 
     from medocr.recognize.alphabet import build_alphabet
     from medocr.recognize.crnn import start_model
-    from medocr.recognize.portable import (
+    from medocr.training.portable import (
         WIDTH_BUCKETS,
         BatchPlan,
         as_ink,

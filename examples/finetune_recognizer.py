@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 
 from medocr.recognize.runtime import DEFAULT_MODEL
-from medocr.recognize.train import DataSource, TrainConfig, Trainer
+from medocr.training.recognizer import DataSource, TrainConfig, Trainer
 
 
 def csv_to_line_sets(table: Path, out: Path, val_share: float) -> tuple[Path, Path]:

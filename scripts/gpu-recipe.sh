@@ -2,7 +2,7 @@
 # The prepared GPU recipe: train the recognizer on a lent GPU machine for a few minutes.
 #
 # That machine has JAX but no TensorFlow and no network, so this runs Keras 3 on the JAX
-# backend (medocr.recognize.portable) from what travels with the working tree:
+# backend (medocr.training.portable) from what travels with the working tree:
 #   .gpu/lines.npz   the packed training and validation lines (scripts/pack-gpu-lines.sh)
 #   .whl/*.whl       keras and the dependencies the machine lacks (scripts/fetch-gpu-wheels.sh)
 # Two runs share the GPU and the CPU cores, each for MINUTES of wall-clock time:
@@ -44,14 +44,15 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>
 "$PYTHON" -c "import jax, keras; print('gpu-recipe: jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"
 
 mkdir -p "$OUT/A" "$OUT/B"
+rm -rf /tmp/run-A /tmp/run-B  # each call starts fresh: never copy an earlier run's best
 common=(--minutes "$MINUTES" --batch-size "$BATCH" --workers "$WORKERS" --buckets 512,1024,2048
   --validate-every 75 --max-val-lines 300 --seed 7)
 # shellcheck disable=SC2086
-"$PYTHON" -m medocr.recognize.portable "$PACKED" --out /tmp/run-A --init "$INIT_A" \
+"$PYTHON" -m medocr.training.portable "$PACKED" --out /tmp/run-A --init "$INIT_A" \
   --learning-rate "$LR_A" --warmup-steps 100 "${common[@]}" $WEIGHTS >"$OUT/A.log" 2>&1 &
 pid_a=$!
 # shellcheck disable=SC2086
-"$PYTHON" -m medocr.recognize.portable "$PACKED" --out /tmp/run-B ${INIT_B:+--init "$INIT_B"} \
+"$PYTHON" -m medocr.training.portable "$PACKED" --out /tmp/run-B ${INIT_B:+--init "$INIT_B"} \
   --preset small --learning-rate "$LR_B" --warmup-steps 300 "${common[@]}" $WEIGHTS >"$OUT/B.log" 2>&1 &
 pid_b=$!
 status=0
@@ -59,7 +60,8 @@ wait $pid_a || status=$?
 wait $pid_b || status=$?
 for run in A B; do
   cp /tmp/run-$run/results.json "$OUT/$run/" 2>/dev/null || true
-  cp /tmp/run-$run/best/model.keras /tmp/run-$run/best/meta.json "$OUT/$run/" 2>/dev/null || true
+  cp /tmp/run-$run/best/model.keras /tmp/run-$run/best/meta.json /tmp/run-$run/best/bundle.sha256 \
+    "$OUT/$run/" 2>/dev/null || true
   echo "== $run"; tail -n 4 "$OUT/$run.log"
 done
 exit $status

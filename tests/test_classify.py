@@ -17,7 +17,6 @@ import pytest
 from medocr.bundles import read_meta, write_meta
 from medocr.classify import load_classifier
 from medocr.classify.base import classification_metrics
-from medocr.classify.cli import add_classifier_parser
 from medocr.classify.data import (
     CharData,
     augment_chars,
@@ -39,6 +38,7 @@ from medocr.classify.segpath import (
 )
 from medocr.classify.train import load_splits
 from medocr.cli import main
+from medocr.cli.classify import add_classifier_parser
 from medocr.errors import MedocrError, ModelError
 from medocr.types import FieldCrop, LineImage
 
@@ -511,6 +511,8 @@ def test_train_classifier_command_cnn(tmp_path, capsys):
 
 
 def test_dataset_folder_source(certificate_dir, tmp_path):
+    import medocr.classify
+    from medocr.classify.train import load_char_dataset
     from medocr.dataset.build import build_dataset
     from medocr.dataset.sources import Source
 
@@ -527,3 +529,6 @@ def test_dataset_folder_source(certificate_dir, tmp_path):
     assert set(splits.val.labels) <= set(counts)
     assert splits.train.images.shape[1:] == (32, 32)
     assert "medocr synth" in splits.summary()["attribution"]
+    assert medocr.classify.load_char_dataset is load_char_dataset  # the lazy public name
+    train = load_char_dataset(tmp_path / "ds", "train")
+    assert train.name == "ds/train" and len(train) == len(train.labels) > 0

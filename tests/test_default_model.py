@@ -39,8 +39,8 @@ def test_default_bundle_reads_synthetic_lines_better_than_chance(default):
 
 
 def test_fine_tuning_from_the_default(tmp_path):
-    from medocr.recognize.train import DataSource, TrainConfig, Trainer
     from medocr.synth.lines import write_line_set
+    from medocr.training.recognizer import DataSource, TrainConfig, Trainer
 
     base = Recognizer.load()
     new_char = next(c for c in "§¤µ€" if c not in base.alphabet.chars)

@@ -12,7 +12,7 @@ from medocr.bundles import read_meta
 from medocr.dataset.packed import PackedLines, PackSource, pack_line_sets
 from medocr.recognize.alphabet import Alphabet
 from medocr.recognize.crnn import frame_count
-from medocr.recognize.portable import (
+from medocr.training.portable import (
     BatchPlan,
     as_ink,
     bucket_of,
@@ -105,10 +105,21 @@ def test_batches_have_bucket_shapes_and_ctc_targets(packed_file):
     assert all(not t[3] for t in tasks), "validation lines are not augmented"
 
 
+def test_portable_trainer_imports_no_tensorflow():
+    """The GPU recipe runs it where only JAX and Keras are installed (no TF, PIL, crc32c)."""
+    code = (
+        "import sys, medocr.training, medocr.training.portable; print([m for m in ("
+        "'tensorflow', 'PIL', 'google_crc32c', 'medocr.training.recognizer', "
+        "'medocr.dataset.readers') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 @pytest.mark.tf
 def test_portable_trainer_writes_a_bundle(packed_file, tmp_path):
-    from medocr.recognize.portable import PortableConfig, PortableTrainer
     from medocr.recognize.runtime import Recognizer
+    from medocr.training.portable import PortableConfig, PortableTrainer
 
     path, _, _ = packed_file
     config = PortableConfig(
@@ -126,7 +137,7 @@ def test_portable_trainer_writes_a_bundle(packed_file, tmp_path):
     assert results["history"][-1]["step"] == 3 and results["backend"] == "tensorflow"
     assert set(results["history"][-1]["val_cer"]) == {"synth"}
     meta = read_meta(tmp_path / "run" / "best", "crnn-ctc")
-    assert meta["training"]["trainer"].startswith("medocr.recognize.portable")
+    assert meta["training"]["trainer"].startswith("medocr.training.portable")
     assert (tmp_path / "run" / "last.keras").exists()
     probs = Recognizer.load(tmp_path / "run" / "best").predict([PackedLines.load(path).image(0)])
     assert probs[0].probs.shape[1] == meta["architecture"]["num_classes"]
@@ -150,7 +161,7 @@ def test_jax_trained_bundle_predicts_identically_in_tensorflow(packed_file, tmp_
     path, _, _ = packed_file
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     run = tmp_path / "run"
-    command = [sys.executable, "-m", "medocr.recognize.portable", str(path), "--out", str(run),
+    command = [sys.executable, "-m", "medocr.training.portable", str(path), "--out", str(run),
                "--preset", "tiny", "--max-steps", "2", "--batch-size", "4", "--workers", "0",
                "--buckets", "512,2048"]  # fmt: skip
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)

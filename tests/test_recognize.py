@@ -9,7 +9,7 @@ from medocr.bundles import read_meta
 from medocr.errors import MedocrError, ModelError
 from medocr.recognize.alphabet import Alphabet, build_alphabet
 from medocr.recognize.crnn import CRNNConfig, frame_count, pad_batch, prepare_line
-from medocr.recognize.train import DataSource
+from medocr.training.recognizer import DataSource
 
 pytestmark = pytest.mark.tf
 
@@ -69,7 +69,7 @@ def _line_set(folder, count, seed):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """Train a tiny model for 2 epochs of 3 steps on synthetic lines; return the run folder."""
-    from medocr.recognize.train import TrainConfig, Trainer
+    from medocr.training.recognizer import TrainConfig, Trainer
 
     root = tmp_path_factory.mktemp("run")
     train = _line_set(root / "train", 24, 1)
@@ -100,7 +100,7 @@ def test_training_writes_checkpoint_results_and_bundle(tiny_run):
     # the best epoch is the one with the lowest validation CER, and the bundle saved as
     # best is the model that scored it
     from medocr.recognize.runtime import Recognizer
-    from medocr.recognize.train import Trainer
+    from medocr.training.recognizer import Trainer
 
     best = saved["history"][saved["best_epoch"] - 1]
     assert saved["best"] == best["mean_val_cer"] == min(h["mean_val_cer"] for h in saved["history"])
@@ -118,7 +118,7 @@ def test_training_writes_checkpoint_results_and_bundle(tiny_run):
 def test_resume_continues_after_the_last_epoch(tiny_run):
     from dataclasses import replace
 
-    from medocr.recognize.train import Trainer
+    from medocr.training.recognizer import Trainer
 
     root, config, _ = tiny_run
     results = Trainer(replace(config, epochs=3)).run()
@@ -126,7 +126,7 @@ def test_resume_continues_after_the_last_epoch(tiny_run):
 
 
 def test_resumed_run_draws_other_batches(tiny_run, monkeypatch):
-    import medocr.recognize.train as train
+    import medocr.training.recognizer as train
 
     seeds = []
     original = train.line_dataset
@@ -179,7 +179,7 @@ def test_fine_tuning_extends_the_alphabet(tiny_run):
     from dataclasses import replace
 
     from medocr.recognize.runtime import Recognizer
-    from medocr.recognize.train import Trainer
+    from medocr.training.recognizer import Trainer
 
     root, config, _ = tiny_run
     base = Recognizer.load(root / "out" / "best")
@@ -227,7 +227,7 @@ import sys, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
-from medocr.recognize.train import DataSource, TrainConfig, Trainer
+from medocr.training.recognizer import DataSource, TrainConfig, Trainer
 train, val, out = sys.argv[1:4]
 config = TrainConfig(sources=[DataSource("synth", train, val)], out_dir=out, preset="tiny",
                      height=32, batch_size=4, steps_per_epoch=2, epochs=1, min_char_count=1,

@@ -37,7 +37,7 @@ _LAZY = {
     "normalize_chars": "medocr.classify.data",
     "load_mnist_digits": "medocr.classify.data",
     "load_sklearn_digits": "medocr.classify.data",
-    "load_char_dataset": "medocr.classify.data",
+    "load_char_dataset": "medocr.classify.train",
     "CharReading": "medocr.classify.segpath",
     "classifier_alphabet": "medocr.classify.segpath",
     "line_char_probs": "medocr.classify.segpath",

@@ -9,7 +9,8 @@ ink on light paper**, one character per image. The loaders convert their sources
 - scikit-learn's ``load_digits`` (1,797 8x8 digits, values 0..16, ink high), rescaled
   and inverted here;
 - the character units of a dataset built by :mod:`medocr.dataset.build` (synthetic
-  certificates), through :func:`medocr.dataset.readers.char_arrays`.
+  certificates): training data, read by :func:`medocr.classify.train.load_char_dataset`
+  (this module imports nothing from :mod:`medocr.dataset`).
 
 :func:`normalize_chars` then puts every character the same way into the model's square:
 ink found by Otsu, cropped to its box (specks dropped), contrast stretched (paper 255,
@@ -207,33 +208,6 @@ def load_sklearn_digits() -> CharData:
     bunch = load_digits()
     images = np.round(255.0 - bunch.images * (255.0 / 16.0)).astype(np.uint8)
     return CharData(images, as_labels(bunch.target), "sklearn-digits", SKLEARN_ATTRIBUTION)
-
-
-def load_char_dataset(dataset_dir: str | Path, split: str) -> CharData:
-    """Load the labelled character units of one split of a built dataset.
-
-    Parameters
-    ----------
-    dataset_dir : str or Path
-        A folder made by ``medocr dataset build`` (with the ``char`` level).
-    split : str
-        Split name (``train``, ``val``, ``test``).
-
-    Returns
-    -------
-    CharData
-        uint8 ``(N, 32, 32)`` characters fitted by
-        :func:`medocr.dataset.units.char_array`, single-character labels.
-
-    Raises
-    ------
-    MedocrError
-        Not a built dataset.
-    """
-    from medocr.dataset.readers import char_arrays
-
-    images, labels = char_arrays(dataset_dir, split)
-    return CharData(images, labels, f"{Path(dataset_dir).name}/{split}", SYNTH_ATTRIBUTION)
 
 
 def shuffle_split(

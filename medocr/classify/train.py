@@ -26,8 +26,8 @@ import numpy as np
 from medocr.classify import defaults
 from medocr.classify.base import CharClassifier, Progress
 from medocr.classify.data import (
+    SYNTH_ATTRIBUTION,
     CharData,
-    load_char_dataset,
     load_mnist_digits,
     load_sklearn_digits,
     restrict_classes,
@@ -157,6 +157,33 @@ class Splits:
             "classes": sorted(set(self.train.labels.tolist())),
             "dropped": self.dropped,
         }
+
+
+def load_char_dataset(dataset_dir: str | Path, split: str) -> CharData:
+    """Load the labelled character units of one split of a built dataset.
+
+    Parameters
+    ----------
+    dataset_dir : str or Path
+        A folder made by ``medocr dataset build`` (with the ``char`` level).
+    split : str
+        Split name (``train``, ``val``, ``test``).
+
+    Returns
+    -------
+    CharData
+        uint8 ``(N, 32, 32)`` characters fitted by
+        :func:`medocr.dataset.units.char_array`, single-character labels.
+
+    Raises
+    ------
+    MedocrError
+        Not a built dataset.
+    """
+    from medocr.dataset.readers import char_arrays
+
+    images, labels = char_arrays(dataset_dir, split)
+    return CharData(images, labels, f"{Path(dataset_dir).name}/{split}", SYNTH_ATTRIBUTION)
 
 
 def load_splits(

@@ -2,8 +2,8 @@
 
 :func:`add_parser` registers it on the ``medocr train`` sub-parsers (:mod:`.train`); the
 handler returns the exit status (0 on success), and a :class:`~medocr.errors.MedocrError`
-it raises is reported by :func:`medocr.cli.main`. The old path
-``medocr.classify.cli.add_classifier_parser`` still works.
+it raises is reported by :func:`medocr.cli.main`. :func:`add_parser` is also importable
+as ``add_classifier_parser``, its old name (the old module ``medocr.classify.cli`` is gone).
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ def add_parser(subparsers: Any) -> None:
         help="pack line sets, resized to the model height, into one compact .npz",
         description="Resize every line of some JSONL line sets to the model height, "
         "re-encode it (WebP by default) and store all of them with their texts in one .npz "
-        "(no pickle): the training data that `python -m medocr.recognize.portable` reads, "
+        "(no pickle): the training data that `python -m medocr.training.portable` reads, "
         "small enough to carry to a machine without ../shared/data.",
     )
     dpack.add_argument(
@@ -136,8 +136,7 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
     from medocr.dataset.splits import parse_splits
 
     sources = [Source.parse(kind, spec) for kind, spec in args.inputs or []]
-    progress = Progress("dataset", "work items")
-    try:
+    with Progress("dataset", "work items") as progress:
         summary = build_dataset(
             args.out,
             sources,
@@ -153,8 +152,6 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=None if args.quiet else progress,
         )
-    finally:
-        progress.end()
     errors = summary.card["errors"]
     print(
         f"dataset: {summary.units} units, {len(summary.built)} work items built, "
@@ -179,14 +176,11 @@ def _cmd_dataset_stats(args: argparse.Namespace) -> int:
 def _cmd_dataset_field_lines(args: argparse.Namespace) -> int:
     from medocr.dataset.fieldlines import write_field_lines
 
-    progress = Progress("field-lines", "certificates")
-    try:
+    with Progress("field-lines", "certificates") as progress:
         summary = write_field_lines(
             args.certificates, args.out, config=pipeline_config(args), workers=args.workers,
             progress=None if args.quiet else progress,
         )  # fmt: skip
-    finally:
-        progress.end()
     for error in summary.failed:
         print(f"error: {error}", file=sys.stderr)
     print(

@@ -66,7 +66,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _cmd_train_recognizer(args: argparse.Namespace) -> int:
-    from medocr.recognize.train import DataSource, TrainConfig, Trainer
+    from medocr.training.recognizer import DataSource, TrainConfig, Trainer
 
     sources = [DataSource.parse(spec) for spec in args.data]
     config = TrainConfig(

@@ -1,6 +1,6 @@
 """Backend-agnostic CRNN training: Keras 3 on JAX, TensorFlow or PyTorch, fed from numpy.
 
-:mod:`medocr.recognize.train` is the TensorFlow trainer (``tf.data``, ``tf.function``,
+:mod:`medocr.training.recognizer` is the TensorFlow trainer (``tf.data``, ``tf.function``,
 distribution strategies). This one needs only Keras and numpy, so it runs where
 TensorFlow does not: the lent GPU machine has JAX but no TensorFlow
 (``KERAS_BACKEND=jax``). It reads a packed line file (:mod:`medocr.dataset.packed`), makes
@@ -19,6 +19,9 @@ augmented batches in worker processes, and trains for a wall-clock budget:
 
 The bundle is the same as the TensorFlow trainer's: ``model.keras`` loads with any
 backend (checked by a test: JAX-trained weights predict identically in TensorFlow).
+
+Run it as ``python -m medocr.training.portable PACK --out D`` (``--help`` lists the
+options); ``scripts/gpu-recipe.sh`` is the prepared GPU run.
 """
 
 from __future__ import annotations
@@ -527,7 +530,7 @@ class PortableTrainer:
         best = results["history"][-1]
         training = {
             "config": asdict(self.config),
-            "trainer": f"medocr.recognize.portable ({results['backend']} backend)",
+            "trainer": f"medocr.training.portable ({results['backend']} backend)",
             "data": data_summary(self.packed, self.config.weights),
             "step": best["step"],
             "lines_seen": best["lines"],
@@ -621,9 +624,9 @@ def batch_stream(pool: Any, plan: BatchPlan, ahead: int) -> Iterator[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m medocr.recognize.portable``: train a CRNN from a packed line file."""
+    """``python -m medocr.training.portable``: train a CRNN from a packed line file."""
     parser = argparse.ArgumentParser(
-        prog="python -m medocr.recognize.portable",
+        prog="python -m medocr.training.portable",
         description="Train the CRNN with Keras 3 on any backend (KERAS_BACKEND=jax|tensorflow|"
         "torch) from a packed line file (medocr dataset pack). Writes OUT/best (a recognizer "
         "bundle), OUT/last.keras and OUT/results.json.",
