@@ -57,6 +57,8 @@ GRAMMAR_SHORTLIST = 24
 OUT_OF_GRAMMAR_NATS = 8.0
 
 _DEFAULTS = PipelineConfig()
+#: A grammar of :mod:`medocr.grammar`: its candidate spellings and its parser.
+_Grammar = tuple[Callable[[], Sequence[str]], Callable[[str], Any]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -546,7 +548,37 @@ class GrammarReader(TextReader):
         }
 
 
-class IntervalReader(GrammarReader):
+class _MedocrGrammarReader(GrammarReader):
+    """A :class:`GrammarReader` for one of :mod:`medocr.grammar`'s grammars.
+
+    Parameters
+    ----------
+    routing, geometry
+        As :class:`TextReader`.
+    spellings : sequence of str or None
+        The spellings to rank; None = all the grammar's candidates (``_grammar``).
+    **options
+        ``beam_width``, ``n_best``, ``empty_ink`` (:class:`GrammarReader`).
+    """
+
+    def __init__(
+        self,
+        routing: Routing,
+        geometry: LineGeometry,
+        spellings: Sequence[str] | None = None,
+        **options: Any,
+    ) -> None:
+        candidates, parse = self._grammar()
+        chosen = candidates() if spellings is None else spellings
+        super().__init__(routing, geometry, chosen, parse, **options)
+
+    @staticmethod
+    @abstractmethod
+    def _grammar() -> _Grammar:
+        """Return the grammar's ``(candidates, parse)`` functions."""
+
+
+class IntervalReader(_MedocrGrammarReader):
     """Intervals (durations) against the duration grammar; value: the parsed duration.
 
     Parameters
@@ -562,17 +594,12 @@ class IntervalReader(GrammarReader):
 
     kind = "interval"
 
-    def __init__(
-        self,
-        routing: Routing,
-        geometry: LineGeometry,
-        spellings: Sequence[str] | None = None,
-        **options: Any,
-    ) -> None:
+    @staticmethod
+    def _grammar() -> _Grammar:
+        """Return :func:`medocr.grammar.interval_candidates` and ``parse_interval``."""
         from medocr.grammar import interval_candidates, parse_interval
 
-        chosen = interval_candidates() if spellings is None else spellings
-        super().__init__(routing, geometry, chosen, parse_interval, **options)
+        return interval_candidates, parse_interval
 
     def value(self, text: str) -> dict[str, Any] | None:
         """Return the duration (:meth:`medocr.grammar.Duration.to_dict`), None if unparsed."""
@@ -580,7 +607,7 @@ class IntervalReader(GrammarReader):
         return duration.to_dict() if duration is not None else None
 
 
-class DateReader(GrammarReader):
+class DateReader(_MedocrGrammarReader):
     """Dates against the date grammar; value: ``{"date": "YYYY-MM-DD"}``.
 
     Parameters
@@ -596,17 +623,12 @@ class DateReader(GrammarReader):
 
     kind = "date"
 
-    def __init__(
-        self,
-        routing: Routing,
-        geometry: LineGeometry,
-        spellings: Sequence[str] | None = None,
-        **options: Any,
-    ) -> None:
+    @staticmethod
+    def _grammar() -> _Grammar:
+        """Return :func:`medocr.grammar.date_candidates` and ``parse_date``."""
         from medocr.grammar import date_candidates, parse_date
 
-        chosen = date_candidates() if spellings is None else spellings
-        super().__init__(routing, geometry, chosen, parse_date, **options)
+        return date_candidates, parse_date
 
     def value(self, text: str) -> dict[str, Any] | None:
         """Return ``{"date": ISO date}``, None when `text` is not a date."""

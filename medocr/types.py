@@ -23,10 +23,30 @@ FIELD_KINDS: tuple[str, ...] = ("cause", "interval", "checkbox", "text", "date")
 Route = Literal["accept", "review"]
 
 
+def check_plane(array: Any, dtype: type[np.generic], expected: str) -> None:
+    """Check that `array` is a 2-D numpy array of `dtype` (an image or a mask).
+
+    Parameters
+    ----------
+    array : Any
+        What a caller passed as an ``(H, W)`` array.
+    dtype : numpy dtype class
+        The dtype it must have (``np.uint8`` for an image, ``np.bool_`` for a mask).
+    expected : str
+        The message's start, saying what was expected; ``", got DTYPE SHAPE"`` follows.
+
+    Raises
+    ------
+    TypeError
+        `array` is not a numpy array, or has another dtype or another number of axes.
+    """
+    if not isinstance(array, np.ndarray) or array.dtype != dtype or array.ndim != 2:
+        got = f"{getattr(array, 'dtype', type(array).__name__)} {getattr(array, 'shape', '')}"
+        raise TypeError(f"{expected}, got {got}")
+
+
 def _check_gray(image: np.ndarray, what: str) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 2:
-        got = f"{getattr(image, 'dtype', type(image).__name__)} {getattr(image, 'shape', '')}"
-        raise TypeError(f"{what}.image must be a uint8 array of shape (H, W), got {got}")
+    check_plane(image, np.uint8, f"{what}.image must be a uint8 array of shape (H, W)")
 
 
 def _matrix(values: Any, what: str) -> np.ndarray:

@@ -111,11 +111,10 @@ def test_every_verb_has_its_module_and_the_help_lists_them_in_order():
 
 
 def test_the_old_import_paths_are_the_new_functions():
-    from medocr.classify.cli import add_classifier_parser
     from medocr.cli import classify, lexicon
     from medocr.lexicon_cli import add_lexicon_parser, run
 
-    assert add_classifier_parser is classify.add_parser
+    assert classify.add_classifier_parser is classify.add_parser
     assert add_lexicon_parser is lexicon.add_parser and run is lexicon.run
 
 
@@ -125,7 +124,7 @@ def _cli_sources():
     import medocr
 
     root = Path(medocr.__file__).parent
-    return [*sorted((root / "cli").glob("*.py")), root / "lexicon_cli.py", root / "classify/cli.py"]
+    return [*sorted((root / "cli").glob("*.py")), root / "lexicon_cli.py"]
 
 
 def test_exit_statuses_are_defined_once():
@@ -206,6 +205,17 @@ def test_progress_rewrites_one_line_on_a_terminal():
     assert screen.text.endswith("  \n") and screen.text.count("\n") == 1
     progress(4, 4, 3.0)
     assert screen.text.endswith("\rbatch: 4/4 files, 1.33/s, ETA 0 s  \n")
+
+
+def test_progress_as_a_context_ends_its_line_however_the_block_is_left():
+    from medocr.cli._common import Progress
+
+    screen = _Terminal(tty=True)
+    with pytest.raises(RuntimeError), Progress("synth", "lines", stream=screen) as progress:
+        progress(1, 4, 1.0)
+        assert not screen.text.endswith("\n")
+        raise RuntimeError("stopped early")
+    assert screen.text.endswith("ETA 3 s  \n") and screen.text.count("\n") == 1
 
 
 def test_progress_in_a_log_writes_whole_lines_every_few_seconds():

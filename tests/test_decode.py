@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import spelled
 
 from medocr.decode import (
     LexiconTrie,
@@ -44,26 +45,6 @@ def frames(alphabet: Alphabet, rows: list[dict[str, float]]) -> FrameProbs:
             matrix[t, alphabet.blank if char == "-" else alphabet.chars.index(char)] = p
         matrix[t, alphabet.blank] += 1.0 - matrix[t].sum()
     return FrameProbs(matrix.astype(np.float32), alphabet)
-
-
-def render(alphabet: Alphabet, text: str, confusions: dict[int, tuple[str, float]] | None = None):
-    """One frame per character (0.96 on it, 0.04 spread) and a blank frame after each.
-
-    ``confusions[i] = (other, p)`` moves probability p of character i to `other`.
-    """
-    n = alphabet.num_classes
-    rows = []
-    for i, char in enumerate(text):
-        row = np.full(n, 0.04 / (n - 1))
-        row[alphabet.chars.index(char)] = 0.96
-        if confusions and i in confusions:
-            other, p = confusions[i]
-            row[alphabet.chars.index(char)] -= p
-            row[alphabet.chars.index(other)] += p
-        blank = np.full(n, 0.04 / (n - 1))
-        blank[alphabet.blank] = 0.96
-        rows += [row, blank]
-    return FrameProbs(np.array(rows, dtype=np.float32), alphabet)
 
 
 # -- greedy and beam search --------------------------------------------------------------
@@ -196,7 +177,7 @@ FRENCH = Alphabet(tuple("abcdefghijklmnopqrstuvwxyzéèêàçôûîëœAVCHTRS01
 
 def test_word_beam_corrects_a_misspelling_into_a_lexicon_word():
     # Position 5 of "pneumopathie" reads "a" (.56) rather than "o" (.40).
-    probs = render(FRENCH, "pneumopathie", {5: ("a", 0.56)})
+    probs = spelled(FRENCH, "pneumopathie", {5: ("a", 0.56)})
     assert greedy(probs).text == "pneumapathie"
     hyp = word_beam_search(probs, ["pneumopathie", "pneumonie", "cardiopathie"])
     assert hyp.text == "pneumopathie"
@@ -207,7 +188,7 @@ def test_word_beam_corrects_a_misspelling_into_a_lexicon_word():
 
 
 def test_oov_path_keeps_a_clear_non_word():
-    probs = render(FRENCH, "xylophage")
+    probs = spelled(FRENCH, "xylophage")
     hyp = word_beam_search(probs, ["pneumopathie", "pneumonie"])
     assert hyp.text == "xylophage"
     assert hyp.words == (WordHypothesis("xylophage", False, None),)
@@ -218,27 +199,27 @@ def test_oov_path_keeps_a_clear_non_word():
 
 
 def test_oov_penalty_must_be_a_log_penalty():
-    probs = render(FRENCH, "a")
+    probs = spelled(FRENCH, "a")
     with pytest.raises(ValueError, match=r"^oov_penalty must be <= 0 \(a log-penalty\) or None"):
         word_beam_search(probs, ["a"], oov_penalty=1.0)
 
 
 def test_digits_and_punctuation_are_free_between_words():
     lexicon = ["AVC", "HTA", "h", "cardiaque"]
-    hyp = word_beam_search(render(FRENCH, "AVC, HTA"), lexicon)
+    hyp = word_beam_search(spelled(FRENCH, "AVC, HTA"), lexicon)
     assert hyp.text == "AVC, HTA"
     assert [(w.text, w.in_lexicon, w.canonical) for w in hyp.words] == [
         ("AVC", True, "AVC"),
         ("HTA", True, "HTA"),
     ]
-    hyp = word_beam_search(render(FRENCH, "48h"), lexicon)
+    hyp = word_beam_search(spelled(FRENCH, "48h"), lexicon)
     assert hyp.text == "48h"
     assert hyp.words == (WordHypothesis("h", True, "h"),)
 
 
 def test_custom_non_word_chars_let_words_hold_a_hyphen():
     lexicon = ["cardio-respiratoire", "arrêt"]
-    probs = render(FRENCH, "arrêt cardio-respiratoire")
+    probs = spelled(FRENCH, "arrêt cardio-respiratoire")
     hyp = word_beam_search(probs, lexicon, non_word_chars=" ,.'?0123456789")
     assert hyp.text == "arrêt cardio-respiratoire"
     assert hyp.words[1] == WordHypothesis("cardio-respiratoire", True, "cardio-respiratoire")
@@ -249,7 +230,7 @@ def test_custom_non_word_chars_let_words_hold_a_hyphen():
 
 
 def test_surface_variants_map_to_the_canonical_form():
-    hyp = word_beam_search(render(FRENCH, "arret cardiaque"), ["arrêt", "cardiaque"])
+    hyp = word_beam_search(spelled(FRENCH, "arret cardiaque"), ["arrêt", "cardiaque"])
     assert hyp.text == "arret cardiaque"
     assert hyp.words[0] == WordHypothesis("arret", True, "arrêt")
 
@@ -269,7 +250,7 @@ class TinyBigram:
 def test_bigram_changes_the_choice_between_two_lexicon_words():
     lexicon = ["cancer", "du", "sein", "rein"]
     # The first letter of the last word reads "r" (.52) slightly more than "s" (.44).
-    probs = render(FRENCH, "cancer du sein", {10: ("r", 0.52)})
+    probs = spelled(FRENCH, "cancer du sein", {10: ("r", 0.52)})
     assert word_beam_search(probs, lexicon).text == "cancer du rein"
     lm = TinyBigram({(None, "cancer"): 0.5, ("cancer", "du"): 0.9, ("du", "sein"): 0.5})
     hyp = word_beam_search(probs, lexicon, lm=lm, lm_weight=1.0)
@@ -284,7 +265,7 @@ def test_bigram_end_token_and_out_of_vocabulary_words():
         END = "</s>"
 
     lm = WithEnd({})
-    hyp = word_beam_search(render(FRENCH, "cancer xyz"), ["cancer"], lm=lm, lm_weight=0.1)
+    hyp = word_beam_search(spelled(FRENCH, "cancer xyz"), ["cancer"], lm=lm, lm_weight=0.1)
     assert hyp.text == "cancer xyz"
     assert hyp.words[1] == WordHypothesis("xyz", False, None)
     # The unknown word is scored as written, then closes the line.
@@ -292,7 +273,7 @@ def test_bigram_end_token_and_out_of_vocabulary_words():
 
 
 def test_pruning_settings_are_checked():
-    probs = render(FRENCH, "a")
+    probs = spelled(FRENCH, "a")
     with pytest.raises(ValueError, match=r"^min_char_prob must be in \[0, 1\], got 1.5$"):
         beam_search(probs, min_char_prob=1.5)
     with pytest.raises(ValueError, match=r"^score_margin must be >= 0 \(math.inf for none\)"):
@@ -319,7 +300,7 @@ def test_word_beam_works_with_a_lexicon_like_object_and_caches_its_trie():
 
     clear_trie_cache()
     lex = Lex()
-    probs = render(FRENCH, "AVC")
+    probs = spelled(FRENCH, "AVC")
     assert word_beam_search(probs, lex).words == (WordHypothesis("AVC", True, "AVC"),)
     word_beam_search(probs, lex)
     assert get_trie(lex, FRENCH) is get_trie(Lex(), FRENCH)  # same ref: same trie
@@ -329,14 +310,14 @@ def test_word_beam_works_with_a_lexicon_like_object_and_caches_its_trie():
 def test_word_beam_with_prebuilt_trie_and_unfinished_word():
     trie = get_trie(["abc"], FRENCH)
     assert isinstance(trie, LexiconTrie)
-    probs = render(FRENCH, "ab")  # "ab" is only the start of "abc"
+    probs = spelled(FRENCH, "ab")  # "ab" is only the start of "abc"
     assert word_beam_search(probs, trie).words == (WordHypothesis("ab", False, None),)
     # Without the OOV path no reading is complete ("c" never shows): the best partial
     # reading comes back, its unfinished word marked as not in the lexicon.
     hyp = word_beam_search(probs, trie, oov_penalty=None)
     assert hyp.words == (WordHypothesis("ab", False, None),)
     with pytest.raises(ValueError, match="another alphabet"):
-        word_beam_search(render(Alphabet(tuple("abc")), "ab"), trie)
+        word_beam_search(spelled(Alphabet(tuple("abc")), "ab"), trie)
 
 
 # -- closed list ---------------------------------------------------------------------------
@@ -361,23 +342,23 @@ def test_closed_list_ranks_by_exact_likelihood():
 
 def test_closed_list_on_a_rendered_field():
     values = ["oui", "non", "ne sait pas"]
-    hyp = closed_list(render(FRENCH, "non"), values, n_best=2)
+    hyp = closed_list(spelled(FRENCH, "non"), values, n_best=2)
     assert hyp.text == "non"
     assert [t for t, _ in hyp.alternatives] == ["oui"]
     assert hyp.words == (WordHypothesis("non", False, None),)
-    hyp = closed_list(render(FRENCH, "non"), values, lexicon=["non"])
+    hyp = closed_list(spelled(FRENCH, "non"), values, lexicon=["non"])
     assert hyp.words == (WordHypothesis("non", True, "non"),)
 
 
 def test_closed_list_value_that_cannot_fit():
-    probs = render(FRENCH, "a")  # two frames: "aaa" needs five
+    probs = spelled(FRENCH, "a")  # two frames: "aaa" needs five
     hyp = closed_list(probs, ["aaa"])
     assert hyp.text == "aaa" and hyp.log_score == -math.inf
     assert all((c.start_frame, c.end_frame, c.confidence) == (0, 0, 0.0) for c in hyp.chars)
 
 
 def test_closed_list_unknown_characters():
-    probs = render(FRENCH, "non")
+    probs = spelled(FRENCH, "non")
     with pytest.raises(
         ValueError,
         match=r"^closed_list values with characters outside the alphabet: 'NON' \('NO'\); "
@@ -399,7 +380,7 @@ LETTERS = Alphabet(tuple("abcdefghijklmnopqrstuvwxyz ,0123456789"))
 
 
 def char_rows(text: str, confusions: dict[int, tuple[str, float]] | None = None) -> np.ndarray:
-    """(N, C) rows: 0.95 on each character, 0.05 spread; confusions move mass as in render()."""
+    """(N, C) rows: 0.95 on each character, 0.05 spread; confusions move mass as in spelled()."""
     n = len(LETTERS.chars)
     out = np.full((len(text), n), 0.05 / (n - 1))
     for i, char in enumerate(text):

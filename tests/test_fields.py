@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import spelled
 
 from medocr.bundles import resolve
 from medocr.calibration import Calibration, KindCalibration
@@ -39,22 +40,8 @@ LINE_BOX = (100, 200, 500, 240)
 
 
 def spell(text: str, confusions: dict[int, tuple[str, float]] | None = None) -> FrameProbs:
-    """Frames spelling `text`; ``confusions[i] = (other, p)`` moves p of character i to other."""
-    n = ALPHABET.num_classes
-    rows = []
-    for i, char in enumerate(text):
-        row = np.full(n, 0.04 / (n - 1))
-        row[ALPHABET.chars.index(char)] = 0.96
-        if confusions and i in confusions:
-            other, p = confusions[i]
-            row[ALPHABET.chars.index(char)] -= p
-            row[ALPHABET.chars.index(other)] += p
-        blank = np.full(n, 0.04 / (n - 1))
-        blank[ALPHABET.blank] = 0.96
-        rows += [row, blank]
-    if not rows:  # nothing written: one blank frame
-        rows = [np.eye(n)[ALPHABET.blank]]
-    return FrameProbs(np.array(rows, dtype=np.float32), ALPHABET)
+    """Frames spelling `text` in :data:`ALPHABET` (:func:`helpers.spelled`)."""
+    return spelled(ALPHABET, text, confusions)
 
 
 def crop(kind: str, image: np.ndarray | None = None, name: str = "f") -> FieldCrop:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import chunk, encode, noise
 from PIL import Image, ImageFile, features
 
 from medocr import io as mio
@@ -38,22 +39,8 @@ PDF_REASON = (
 # ----------------------------------------------------------------------------- builders
 
 
-def noise(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (height, width), dtype=np.uint8)
-
-
-def encode(img: Image.Image, fmt: str, **kwargs: object) -> bytes:
-    buf = BytesIO()
-    img.save(buf, fmt, **kwargs)
-    return buf.getvalue()
-
-
 def gray_file(fmt: str, **kwargs: object) -> bytes:
     return encode(Image.fromarray(noise()), fmt, **kwargs)
-
-
-def chunk(ctype: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + ctype + data + struct.pack(">I", zlib.crc32(ctype + data))
 
 
 def crafted_png(width: int, height: int, rows: bytes = b"\x00" * 10) -> bytes:

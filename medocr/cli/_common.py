@@ -8,7 +8,10 @@ One copy of each, used by every module of :mod:`medocr.cli`:
   on into one line (``medocr: error: ...``) and an exit status;
 - :class:`Progress`, the one progress line on stderr, and :func:`say` for progress
   messages;
-- the argument types :func:`octal_umask`, :func:`fraction` and :func:`open_fraction`;
+- :func:`each_file`, which goes through the files a command is given: a file that fails
+  is one line on stderr, and the others go on;
+- the argument types :func:`octal_umask`, :func:`fraction`, :func:`open_fraction` and
+  :func:`positive_int`;
 - the pipeline options (:func:`add_pipeline_options`, :func:`pipeline_config`);
 - :func:`write_output`, through which every file a command makes is written.
 """
@@ -20,11 +23,13 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from medocr.errors import MedocrError
+
+_N = TypeVar("_N", int, float)
 
 #: Success.
 EXIT_OK = 0
@@ -101,7 +106,11 @@ class Progress:
     Examples
     --------
     ``Progress("batch", "files")(3, 10, 1.5, failed=1)`` writes
-    ``batch: 3/10 files, 1 failed, 2.00/s, ETA 4 s``.
+    ``batch: 3/10 files, 1 failed, 2.00/s, ETA 4 s``. As a context manager it ends a line
+    left open when the block is left, however it is left::
+
+        with Progress("synth", "certificates") as progress:
+            synthesize(..., progress=progress)
     """
 
     def __init__(self, label: str, unit: str, stream: TextIO | None = None) -> None:
@@ -148,45 +157,78 @@ class Progress:
             self.stream.flush()
             self._open = False
 
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.end()
+
 
 def say(message: str) -> None:
     """Write one progress message on stderr at once (e.g. a training epoch)."""
     print(message, file=sys.stderr, flush=True)
 
 
+def each_file(paths: Iterable[str], work: Callable[[str], None], *, label: str = "error") -> int:
+    """Run `work` on every file; one that fails does not stop the others.
+
+    Parameters
+    ----------
+    paths : iterable of str
+        The files named on the command line, in order.
+    work : callable
+        ``path -> None``: what the command does with one file.
+    label : str
+        Written before the message of a :class:`~medocr.errors.MedocrError` that `work`
+        raises: one line ``label: message`` on stderr, then the next file.
+
+    Returns
+    -------
+    int
+        :data:`EXIT_SOME_FAILED` when any file failed, else :data:`EXIT_OK`.
+    """
+    failed = 0
+    for path in paths:
+        try:
+            work(path)
+        except MedocrError as exc:
+            print(f"{label}: {exc}", file=sys.stderr)
+            failed += 1
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _number(text: str, parse: Callable[[str], _N], within: Callable[[_N], bool], error: str) -> _N:
+    """Return ``parse(text)`` when it parses and is `within` range, else refuse with `error`."""
+    try:
+        value = parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(error) from None
+    if not within(value):
+        raise argparse.ArgumentTypeError(error)
+    return value
+
+
 def octal_umask(text: str) -> int:
     """Parse ``--umask`` (octal, e.g. 077 or 022)."""
-    try:
-        value = int(text, 8)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 0o777:
-        raise argparse.ArgumentTypeError(f"not an octal umask between 000 and 777: {text!r}")
-    return value
+    error = f"not an octal umask between 000 and 777: {text!r}"
+    return _number(text, lambda t: int(t, 8), lambda v: 0 <= v <= 0o777, error)
 
 
 def fraction(text: str) -> float:
     """Parse a number within 0..1, ends included (``--min-score``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"not a number within 0..1: {text!r}")
-    return value
+    return _number(text, float, lambda v: 0.0 <= v <= 1.0, f"not a number within 0..1: {text!r}")
+
+
+def positive_int(text: str) -> int:
+    """Parse a whole number of at least 1 (``--workers``)."""
+    error = f"must be a whole number of at least 1, not {text!r}"
+    return _number(text, int, lambda v: v >= 1, error)
 
 
 def open_fraction(text: str) -> float:
     """Parse a number strictly between 0 and 1 (a split share, ``--test-fraction``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected a fraction strictly between 0 and 1, got {text}"
-        )
-    return value
+    error = f"expected a fraction strictly between 0 and 1, got {text}"
+    return _number(text, float, lambda v: 0 < v < 1, error)
 
 
 def add_pipeline_options(parser: argparse.ArgumentParser) -> None:

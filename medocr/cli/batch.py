@@ -12,6 +12,7 @@ from medocr.cli._common import (
     Progress,
     add_pipeline_options,
     pipeline_config,
+    positive_int,
 )
 from medocr.errors import MedocrError
 
@@ -41,7 +42,7 @@ def add_parser(subparsers: Any) -> None:
 
     batch.add_argument(
         "--workers",
-        type=_workers,
+        type=positive_int,
         default=1,
         help="local worker processes (default 1: in process); they end with the command",
     )
@@ -59,44 +60,32 @@ def add_parser(subparsers: Any) -> None:
     batch.set_defaults(func=_cmd_batch)
 
 
-def _workers(text: str) -> int:
-    """Parse ``--workers``: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return value
-
-
 def _cmd_batch(args: argparse.Namespace) -> int:
     from medocr.batch import BatchTerminated, run_batch
     from medocr.fileio import check_outputs
 
     check_outputs([args.input_dir], [args.out])
-    progress = Progress("batch", "files")
-    try:
-        summary = run_batch(
-            args.input_dir,
-            args.out,
-            config=pipeline_config(args),
-            workers=args.workers,
-            scheduler=args.scheduler,
-            progress=None if args.quiet else progress.batch,
-            force_config=args.force_config,
-            mode=0o666 & ~args.umask,  # the database honours --umask
-        )
-    except ValueError as exc:
-        raise MedocrError(str(exc)) from exc
-    except BatchTerminated as exc:
-        print(
-            f"medocr: {exc} after recording {exc.finished} files (they are kept; rerun to resume)",
-            file=sys.stderr,
-        )
-        return 128 + exc.signum
-    finally:
-        progress.end()
+    with Progress("batch", "files") as progress:
+        try:
+            summary = run_batch(
+                args.input_dir,
+                args.out,
+                config=pipeline_config(args),
+                workers=args.workers,
+                scheduler=args.scheduler,
+                progress=None if args.quiet else progress.batch,
+                force_config=args.force_config,
+                mode=0o666 & ~args.umask,  # the database honours --umask
+            )
+        except ValueError as exc:
+            raise MedocrError(str(exc)) from exc
+        except BatchTerminated as exc:
+            print(
+                f"medocr: {exc} after recording {exc.finished} files (they are kept; rerun to "
+                "resume)",
+                file=sys.stderr,
+            )
+            return 128 + exc.signum
     unreadable = (
         f" ({summary.unreadable} of them not readable files, see the failures)"
         if summary.unreadable

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from medocr.cli._common import EXIT_OK, EXIT_SOME_FAILED, fraction, write_output
+from medocr.cli._common import each_file, fraction, write_output
 from medocr.errors import MedocrError
 
 
@@ -50,25 +49,22 @@ def _cmd_fields(args: argparse.Namespace) -> int:
     template = load_template(args.template)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    for path in args.files:
-        try:
-            for page in read_pages(path):
-                registration = register(page, template, min_score=args.min_score)
-                crops = extract_fields(page, template, registration=registration)
-                stem = f"{Path(path).stem}-p{page.page_index}"
-                _write_fields(out, stem, page, template.ref, crops, encode_image)
-                if args.debug:
-                    picture = draw_registration(page, template, registration)
-                    _write_png(out / f"{stem}-debug.png", picture)
-                print(
-                    f"{path} page {page.page_index}: {len(crops)} fields, registration "
-                    f"score {registration.score:.2f} -> {out / stem}-*.png"
-                )
-        except MedocrError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed += 1
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+    def crop_file(path: str) -> None:
+        for page in read_pages(path):
+            registration = register(page, template, min_score=args.min_score)
+            crops = extract_fields(page, template, registration=registration)
+            stem = f"{Path(path).stem}-p{page.page_index}"
+            _write_fields(out, stem, page, template.ref, crops, encode_image)
+            if args.debug:
+                picture = draw_registration(page, template, registration)
+                _write_png(out / f"{stem}-debug.png", picture)
+            print(
+                f"{path} page {page.page_index}: {len(crops)} fields, registration "
+                f"score {registration.score:.2f} -> {out / stem}-*.png"
+            )
+
+    return each_file(args.files, crop_file)
 
 
 def _write_fields(

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from medocr.cli._common import EXIT_OK, EXIT_SOME_FAILED
-from medocr.errors import MedocrError
+from medocr.cli._common import each_file
 
 
 def add_parser(subparsers: Any) -> None:
@@ -31,16 +29,10 @@ def add_parser(subparsers: Any) -> None:
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from medocr.io import read_pages
 
-    failed = 0
-    for path in args.files:
-        try:
-            pages = read_pages(path, max_pixels=args.max_pixels)
-        except MedocrError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        for page in pages:
+    def describe(path: str) -> None:
+        for page in read_pages(path, max_pixels=args.max_pixels):
             height, width = page.shape
             dpi = f"{page.dpi:g} dpi" if page.dpi else "dpi unknown"
             print(f"{path}\tpage {page.page_index}\t{width}x{height}\t{dpi}")
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+    return each_file(args.files, describe)

@@ -65,8 +65,7 @@ def add_parser(subparsers: Any) -> None:
 def _cmd_synth(args: argparse.Namespace) -> int:
     from medocr.synth.runner import synthesize
 
-    progress = Progress("synth", "certificates")
-    try:
+    with Progress("synth", "certificates") as progress:
         summary = synthesize(
             args.out,
             args.count,
@@ -78,8 +77,6 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=None if args.quiet else progress,
         )
-    finally:
-        progress.end()
     rate = len(summary.written) / summary.seconds if summary.seconds else 0.0
     print(
         f"synth: {len(summary.written)} written, {len(summary.skipped)} already there, "
@@ -93,12 +90,9 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_synth_lines(args: argparse.Namespace) -> int:
     from medocr.synth.lines import write_line_set
 
-    progress = Progress("synth-lines", "lines")
-    try:
+    with Progress("synth-lines", "lines") as progress:
         path = write_line_set(
             args.out, args.count, seed=args.seed, progress=None if args.quiet else progress
         )
-    finally:
-        progress.end()
     print(f"synth-lines: {args.count} lines -> {path}")
     return EXIT_OK

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from medocr.cli._common import EXIT_OK, EXIT_SOME_FAILED, write_output
-from medocr.errors import MedocrError
+from medocr.cli._common import EXIT_OK, each_file, write_output
 
 
 def add_parser(subparsers: Any) -> None:
@@ -63,16 +61,11 @@ def _cmd_template_show(args: argparse.Namespace) -> int:
 def _cmd_template_validate(args: argparse.Namespace) -> int:
     from medocr.templates import load_template
 
-    failed = 0
-    for path in args.files:
-        try:
-            template = load_template(Path(path))
-        except MedocrError as exc:
-            print(f"invalid: {exc}", file=sys.stderr)
-            failed += 1
-        else:
-            print(f"ok: {path} ({template.ref}, {len(template.fields)} fields)")
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+    def validate(path: str) -> None:
+        template = load_template(Path(path))
+        print(f"ok: {path} ({template.ref}, {len(template.fields)} fields)")
+
+    return each_file(args.files, validate, label="invalid")
 
 
 def _cmd_template_render(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from medocr.preprocess.forms import CROP_MARGIN
+from medocr.types import check_plane
 
 if TYPE_CHECKING:  # re-exported below, for type checkers
     from medocr.preprocess.clean import (
@@ -77,9 +78,7 @@ MIN_CONTRAST = 32.0
 
 
 def _check_gray(image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 2:
-        got = f"{getattr(image, 'dtype', type(image).__name__)} {getattr(image, 'shape', '')}"
-        raise TypeError(f"expected a uint8 grayscale image of shape (H, W), got {got}")
+    check_plane(image, np.uint8, "expected a uint8 grayscale image of shape (H, W)")
 
 
 def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:

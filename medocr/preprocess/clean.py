@@ -30,6 +30,7 @@ from medocr.preprocess.binarize import (
     sauvola,
 )
 from medocr.preprocess.forms import CROP_MARGIN
+from medocr.types import check_plane
 
 #: Rows of ink on each side of a detected line that belong to it (resampling fringe).
 FRINGE = 2
@@ -47,9 +48,7 @@ ISOLATED_RADIUS = 20
 
 
 def _check_mask(mask: np.ndarray) -> None:
-    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.ndim != 2:
-        got = f"{getattr(mask, 'dtype', type(mask).__name__)} {getattr(mask, 'shape', '')}"
-        raise TypeError(f"expected a bool ink mask of shape (H, W), got {got}")
+    check_plane(mask, np.bool_, "expected a bool ink mask of shape (H, W)")
 
 
 def _line_candidates(ink: np.ndarray, min_length: int, bridge: int, segment: int) -> np.ndarray:

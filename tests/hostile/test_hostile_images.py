@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import chunk, encode, noise
 from PIL import Image, ImageFile, ImageOps
 
 from medocr import io as mio
@@ -33,20 +34,6 @@ GB = 1_500_000_000  # the peak resident size any read may reach, in bytes
 
 
 # ----------------------------------------------------------------------------- builders
-
-
-def noise(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (height, width), dtype=np.uint8)
-
-
-def encode(img: Image.Image, fmt: str, **kwargs: object) -> bytes:
-    buf = BytesIO()
-    img.save(buf, fmt, **kwargs)
-    return buf.getvalue()
-
-
-def chunk(ctype: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + ctype + data + struct.pack(">I", zlib.crc32(ctype + data))
 
 
 def png(
