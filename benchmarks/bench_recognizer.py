@@ -264,7 +264,7 @@ LINEAGE = {
     "and resumed) trained 16 epochs; its best epoch (15) initialised the run below, which "
     "lowered the learning rate to 1e-4.\n\n",
     "0.4.0": "Version 0.4.0 is a new model trained on a lent GPU (one H200) with the prepared "
-    "recipe (`scripts/gpu-recipe.sh`, Keras 3 on JAX, `medocr.recognize.portable`) on every "
+    "recipe (`scripts/gpu-recipe.sh`, Keras 3 on JAX, the portable trainer then at `medocr.recognize.portable`, now `medocr.training.portable`) on every "
     "real line set and two synthetic sources packed by `scripts/pack-gpu-lines.sh`: first "
     "from scratch for 7.5 minutes (peak learning rate 1.5e-3, 859,904 lines seen), then "
     "continued from that run's best for 4.8 minutes (peak 5e-4, 496,000 lines seen). Same "

@@ -728,7 +728,9 @@ def _check_configuration(
         except ValueError:
             earlier = meta["config"]
         if isinstance(earlier, dict):
-            stored.update(earlier)
+            # A key added by a later medocr was at its default when the database was made.
+            defaults = json.loads(json.dumps(PipelineConfig().to_dict()))
+            stored.update({k: v for k, v in defaults.items() if k in config}, **earlier)
             current.update(config)
         else:
             stored["config"], current["config"] = earlier, config

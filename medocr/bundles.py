@@ -42,7 +42,7 @@ from typing import Any
 
 from medocr._version import __version__
 from medocr.errors import ModelError
-from medocr.fileio import atomic_folder, write_atomic
+from medocr.fileio import atomic_folder, is_temp_name, remove_temp_files, write_atomic
 
 FORMAT_VERSION = 1
 META = "meta.json"
@@ -157,6 +157,8 @@ def hash_files(folder: str | Path) -> dict[str, str]:
         linked = [f for f in folders if (base / f).is_symlink()]
         for name in sorted([*files, *linked]):
             path = base / name
+            if is_temp_name(name):  # left by a killed atomic write: never part of a bundle
+                continue
             relative = path.relative_to(root).as_posix()
             if not path.is_file():
                 raise ModelError(f"{root}: bundle entry {relative} is not a regular file")
@@ -293,6 +295,7 @@ def write_bundle_file(folder: str | Path, name: str, data: bytes) -> dict[str, A
     if name in (META, MANIFEST) or Path(name).name != name or name in ("", ".", ".."):
         raise ModelError(f"{root}: {name!r} cannot be written as a bundle file")
     meta = open_bundle(root).meta
+    remove_temp_files(root)
     write_atomic(root / name, data)
     return _reseal(root, meta)
 
@@ -316,6 +319,7 @@ def seal(folder: str | Path) -> str:
     """
     root = Path(folder)
     _refuse_shipped(root)
+    remove_temp_files(root)
     return _seal(root)
 
 
@@ -577,6 +581,13 @@ def _main(argv: list[str]) -> int:
                 print(f"{folder}: sealed, digest {seal(folder)}")
         elif argv == ["update-shipped"]:
             print(f"{update_shipped()}: written")
+        elif argv in (["-h"], ["--help"]):
+            print(usage)
+            print(
+                "  seal FOLDER...   write bundle.sha256 for bundles you trust (made before "
+                "manifests)\n  update-shipped   record the shipped bundles' hashes in the "
+                f"package ({SHIPPED_MANIFEST}) after shipping a model"
+            )
         else:
             print(usage, file=sys.stderr)
             return 2

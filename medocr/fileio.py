@@ -22,6 +22,7 @@ CLI's ``--umask`` sets), unless `file_mode` is given.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterable, Iterator
@@ -191,6 +192,9 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     staging = target.with_name(f".{target.name}.tmp")
+    old = target.with_name(f".{target.name}.old")
+    if old.exists() and not target.exists():
+        old.rename(target)  # a swap killed between its two renames: the old folder is back
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
@@ -198,19 +202,50 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
+    if not target.exists():
         staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
+        return
+    shutil.rmtree(old, ignore_errors=True)
+    target.rename(old)
+    try:
         staging.rename(target)
+    except BaseException:
+        old.rename(target)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _temp_path(path: Path, suffix: str = "") -> Path:
     """Hidden temporary name beside `path`: ``.NAME.RANDOM.tmp`` then `suffix`."""
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp{suffix}")
+
+
+_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp(\.[^.]+)?$")
+
+
+def is_temp_name(name: str) -> bool:
+    """Tell whether a file name is one of this module's temporary names (``.NAME.RANDOM.tmp``).
+
+    Such a file is left only by a write that was killed before its rename.
+    """
+    return bool(_TEMP_NAME.match(name))
+
+
+def remove_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files that killed atomic writes left directly in `folder`.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    removed = []
+    for entry in Path(folder).iterdir():
+        if entry.is_file() and is_temp_name(entry.name):
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
 
 
 def check_outputs(

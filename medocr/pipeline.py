@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from medocr._version import __version__
-from medocr.config import PipelineConfig
+from medocr.config import DEFAULT_THRESHOLDS, PipelineConfig  # noqa: F401 - importable here
 from medocr.errors import InputError, ModelError
 from medocr.fields import OUT_OF_GRAMMAR_NATS as OUT_OF_GRAMMAR_NATS  # re-exported
 from medocr.fields import (

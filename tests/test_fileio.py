@@ -140,3 +140,38 @@ def test_an_interrupted_folder_write_keeps_the_old_folder(tmp_path):
         raise InterruptionError
     assert _names(target) == ["old.bin"]
     assert _names(tmp_path) == ["bundle"]
+
+
+def test_a_failed_folder_swap_puts_the_old_folder_back(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from medocr.fileio import atomic_folder
+
+    target = tmp_path / "bundle"
+    target.mkdir()
+    (target / "model").write_text("old")
+    rename = Path.rename
+
+    def failing(self, destination):
+        if self.name == ".bundle.tmp":
+            raise OSError("disk gone")
+        return rename(self, destination)
+
+    monkeypatch.setattr(Path, "rename", failing)
+    with pytest.raises(OSError, match="disk gone"), atomic_folder(target) as staging:
+        (staging / "model").write_text("new")
+    monkeypatch.setattr(Path, "rename", rename)
+    assert (target / "model").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+
+
+def test_a_swap_killed_between_its_renames_is_mended_by_the_next(tmp_path):
+    from medocr.fileio import atomic_folder
+
+    old = tmp_path / ".bundle.old"
+    old.mkdir()
+    (old / "model").write_text("old")  # the target was moved aside, then the process died
+    with atomic_folder(tmp_path / "bundle") as staging:
+        (staging / "model").write_text("new")
+    assert (tmp_path / "bundle" / "model").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]

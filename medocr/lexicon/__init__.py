@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 # Every name the single module lexicon.py had is re-exported, used here or not.
 from medocr.cim10 import find_cim10
+from medocr.errors import LexiconError  # noqa: F401 - importable here before the split
 from medocr.lexicon.bigram import BigramModel
 from medocr.lexicon.io import (  # noqa: F401
     BIGRAMS_FILE,
@@ -86,8 +87,8 @@ from medocr.lexicon.words import (  # noqa: F401
     fold,
     show,
 )
+from medocr.text import APOSTROPHES, is_word_char, normalize_text, tokenize  # noqa: F401
 from medocr.text import fold_accents as strip_accents
-from medocr.text import is_word_char, normalize_text, tokenize  # noqa: F401
 
 if TYPE_CHECKING:
     from medocr.lexicon.build import (  # noqa: F401

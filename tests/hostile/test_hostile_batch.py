@@ -429,3 +429,17 @@ def test_failures_tsv_keeps_one_record_per_line_whatever_the_names():
         "",
     ]
     assert all(line.count("\t") == 1 for line in lines[:-1])
+
+
+def test_a_key_added_by_a_later_medocr_does_not_block_resuming(tmp_path, not_images):
+    db = tmp_path / "r.db"
+    run_batch(not_images, db)
+    with sqlite3.connect(db) as connection:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        config = json.loads(row[0])
+        del config["checkbox_ink"]  # as if the database predates the key
+        connection.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(config),))
+    run_batch(not_images, db)  # the default it now has is what it had then
+    changed = PipelineConfig().with_options(checkbox_ink=0.2)
+    with pytest.raises(BatchError, match="checkbox_ink"):
+        run_batch(not_images, db, config=changed)

@@ -341,3 +341,15 @@ def test_keras_model_shape_must_match_meta(tmp_path):
         "tensorflow",
     )
     refused(folder, "no model.onnx in this bundle")
+
+
+def test_a_killed_write_into_a_bundle_leaves_it_loadable(tmp_path):
+    from medocr.fileio import _temp_path
+
+    bundle = copy_bundle(resolve("fr-crnn-small"), tmp_path / "b")
+    leftover = _temp_path(bundle / "calibration.json")
+    leftover.write_bytes(b"half a calibration")  # write_atomic killed before its rename
+    digest = open_bundle(bundle).digest
+    write_bundle_file(bundle, "notes.txt", b"fitted again")
+    assert not leftover.exists()
+    assert open_bundle(bundle).digest != digest
