@@ -11,9 +11,7 @@ no TensorFlow, no OpenCV until a function that needs them is used.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from medocr._lazy import lazy_attributes
 from medocr._version import __version__
 
 _LAZY = {
@@ -55,14 +53,4 @@ _LAZY = {
 __all__ = ["__version__", *sorted(_LAZY)]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'medocr' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Plain data, text and files; no medocr import outside this layer. ``medocr`` is the
     # package root alone (its lazy API names higher modules only as strings).
     ("core", (
-        "medocr", "medocr._version", "medocr.errors", "medocr.text", "medocr.types",
+        "medocr", "medocr._version", "medocr._lazy", "medocr.errors", "medocr.text", "medocr.types",
         "medocr.geometry", "medocr.fileio",
     )),
     # What medocr reads and knows: images, configuration, bundles, templates, lexicons,

@@ -16,10 +16,10 @@ into the model's square) and ``classes`` the column order. Attributes load lazil
 
 from __future__ import annotations
 
-from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from medocr._lazy import lazy_attributes
 from medocr.bundles import read_meta, resolve
 from medocr.errors import ModelError
 
@@ -80,14 +80,4 @@ def load_classifier(name_or_path: str | Path) -> CharClassifier:
     return __getattr__(_LOADERS[kind]).load(folder)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'medocr.classify' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

@@ -54,8 +54,9 @@ Modules
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from medocr._lazy import lazy_attributes
 
 # Every name the single module lexicon.py had is re-exported, used here or not.
 from medocr.cim10 import find_cim10
@@ -143,14 +144,4 @@ _sha256 = sha256_hex
 _show = show
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'medocr.lexicon' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

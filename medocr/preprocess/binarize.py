@@ -19,11 +19,12 @@ measures them against the generator's handwriting layer and printed form).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+from medocr._lazy import lazy_attributes
 from medocr.preprocess.forms import CROP_MARGIN
 from medocr.types import check_plane
 
@@ -218,18 +219,8 @@ def run_lengths(mask: np.ndarray, *, vertical: bool = False) -> np.ndarray:
     return np.ascontiguousarray(out.T) if vertical else out
 
 
-def __getattr__(name: str) -> Any:
-    """Resolve the names that moved to :mod:`medocr.preprocess.clean` (PEP 562).
+#: The names that moved to :mod:`medocr.preprocess.clean`, looked up there on first use
+#: (PEP 562): the cleaning builds on this module, so importing it here would be a cycle.
+_MOVED = {name: "medocr.preprocess.clean" for name in __all__[__all__.index("DASH_COVER") :]}
 
-    Called only for names this module does not define: those of :data:`__all__` are the
-    moved ones.
-    """
-    if name in __all__:
-        from medocr.preprocess import clean
-
-        return getattr(clean, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_attributes(__name__, _MOVED, globals())

@@ -10,8 +10,7 @@ See :mod:`medocr.synth.certificate` for the ground-truth schema and
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from medocr._lazy import lazy_attributes
 
 _LAZY = {
     "generate_certificate": "medocr.synth.certificate",
@@ -24,8 +23,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'medocr.synth' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
