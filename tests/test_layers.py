@@ -49,7 +49,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # on the synthetic phrase sampler: it sits here, above the rest of medocr.lexicon.
     ("apps", (
         "medocr.batch", "medocr.evaluate", "medocr.dataset", "medocr.exports", "medocr.synth",
-        "medocr.lexicon.build",
+        "medocr.lexicon.build", "medocr.review",
     )),
     # Fitting models: they read datasets and score with evaluate's metrics. The recognizer's
     # trainers have their own package (medocr.training) so that medocr.recognize, which the
