@@ -179,7 +179,8 @@ class ReviewStore:
 
     Notes
     -----
-    Safe to share between threads (one connection behind a lock).
+    Safe to share between threads (one connection behind a lock). The connection can
+    only write rows of ``corrections`` (an SQLite authorizer denies every other write).
     """
 
     def __init__(self, db_path: str | Path, *, images: str | Path | None = None) -> None:
@@ -509,7 +510,24 @@ def _connect(db: Path) -> sqlite3.Connection:
         connection.executescript(CORRECTIONS_SCHEMA)
     except sqlite3.DatabaseError as exc:
         raise ReviewError(f"{db}: cannot review this database ({exc})") from exc
+    connection.set_authorizer(_corrections_only)
     return connection
+
+
+_WRITES = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
+_READS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION}
+_TRANSACTIONS = {sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT}
+
+
+def _corrections_only(action: int, table: str | None, *_: object) -> int:
+    """SQLite authorizer: read anything, write rows of ``corrections`` only."""
+    if action in _READS or action in _TRANSACTIONS:
+        return sqlite3.SQLITE_OK
+    if action in _WRITES and table == "corrections":
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_PRAGMA and table in {"journal_mode", "table_info"}:
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
 
 
 def _table_names(connection: sqlite3.Connection) -> set[str]:

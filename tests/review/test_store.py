@@ -90,6 +90,22 @@ def test_a_save_adds_a_row_and_never_touches_the_reading(review_db):
     assert list(iter_corrections(latest)) == [second]
 
 
+def test_the_store_can_write_nothing_but_corrections(review_db):
+    db, _ = review_db
+    with ReviewStore(db) as store:
+        connection = store._connection
+        for sql in (
+            "DELETE FROM fields",
+            "UPDATE fields SET text = 'x'",
+            "INSERT INTO meta VALUES ('k', 'v')",
+            "DROP TABLE corrections",
+            "CREATE TABLE t (x)",
+        ):
+            with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
+                connection.execute(sql)
+        store.save(store.queue()[0], "correct", "x", "ana")  # corrections are still written
+
+
 def test_two_stores_on_one_database_see_each_others_saves(review_db):
     db, _ = review_db
     with ReviewStore(db) as one, ReviewStore(db) as two:
