@@ -14,7 +14,9 @@ version (patch bumped) and appends a CHANGELOG line, the whole version switched 
 once never lose one. Words added are held to the lexicon's limits (at most
 :data:`~medocr.lexicon.MAX_WORD_LENGTH` letters, all in :data:`~medocr.lexicon.WORD_LETTERS`,
 counts up to :data:`~medocr.lexicon.MAX_COUNT`). The lexicon shipped inside medocr is never
-modified: ``medocr lexicon copy fr-medical DIR`` first.
+modified: ``medocr lexicon copy fr-medical DIR`` first. ``suggest`` lists the words of a
+results database's operator corrections that a lexicon lacks, as a word list ``import``
+reads (:mod:`medocr.review.suggest`).
 """
 
 from __future__ import annotations
@@ -179,6 +181,29 @@ def _cmd_copy(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    from medocr.cli._common import write_output
+    from medocr.fileio import check_outputs
+    from medocr.review.suggest import suggest_words, suggestions_tsv
+
+    if args.min_count < 1:
+        raise LexiconError(f"--min-count must be at least 1, got {args.min_count}")
+    check_outputs([args.db], [args.out])
+    suggestions = suggest_words(args.db, args.lexicon, min_count=args.min_count)
+    text = suggestions_tsv(suggestions, args.db)
+    if args.out:
+        write_output(Path(args.out), text.encode("utf-8"))
+    else:
+        sys.stdout.write(text)
+    print(
+        f"lexicon suggest: {len(suggestions.words)} words missing from {suggestions.lexicon} "
+        f"(seen at least {args.min_count} times in {suggestions.fields} corrected cause/text "
+        f"fields)" + (f" -> {args.out}" if args.out else ""),
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     from medocr.lexicon import build_fr_medical
 
@@ -273,6 +298,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     diff.add_argument("b", metavar="B")
     diff.add_argument("--summary", action="store_true", help="only the summary line")
     diff.set_defaults(func=_cmd_diff)
+
+    suggest = actions.add_parser(
+        "suggest",
+        help="words operators wrote in corrections that the lexicon lacks",
+        description="Words of the operators' corrections (medocr review) of cause and text "
+        "fields in a results database that LEXICON lacks, with their counts, most frequent "
+        "first: word<TAB>count lines under # comments, the format `medocr lexicon import "
+        "LEXICON_DIR FILE` reads. Words are cut and matched as the lexicon does (runs of "
+        "letters; case and accents ignored); one-letter words are left out.",
+    )
+    suggest.add_argument("db", metavar="RESULTS.db", help="results database with corrections")
+    suggest.add_argument(
+        "--lexicon", default=None, help="lexicon to compare with (default: fr-medical)"
+    )
+    suggest.add_argument(
+        "--min-count", type=_count, default=1, help="only words seen this many times (default 1)"
+    )
+    suggest.add_argument("--out", default=None, help="write the list here (default: stdout)")
+    suggest.set_defaults(func=_cmd_suggest)
 
     copy = actions.add_parser("copy", help="write a lexicon to a new folder (to change it)")
     copy.add_argument("lexicon", metavar="LEXICON", help="e.g. fr-medical")

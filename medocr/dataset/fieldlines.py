@@ -47,17 +47,40 @@ def _truth_lines(truth: dict[str, Any]) -> dict[str, list[str]]:
 _PIPELINES: dict[str, Any] = {}
 
 
-def cut_certificate(image_path: str, config_json: str) -> tuple[list[tuple], int, str | None]:
-    """Cut one certificate: ``([(stem, field, line, text, png)], fields_skipped, error)``."""
-    import cv2
+def cached_pipeline(config_json: str) -> Any:
+    """Return the :class:`~medocr.pipeline.Pipeline` of a configuration (JSON), one per process.
 
-    from medocr.io import read_image
+    Raises
+    ------
+    ValueError
+        The JSON is not a valid :class:`PipelineConfig`.
+    """
     from medocr.pipeline import Pipeline
 
     pipeline = _PIPELINES.get(config_json)
     if pipeline is None:
         pipeline = Pipeline(PipelineConfig.from_dict(json.loads(config_json)))
         _PIPELINES[config_json] = pipeline
+    return pipeline
+
+
+def line_png(image: Any) -> bytes:
+    """Return the PNG bytes of a uint8 ``(h, w)`` line image, as training lines are stored."""
+    import cv2
+
+    return cv2.imencode(".png", image)[1].tobytes()
+
+
+def jsonl_bytes(rows: list[dict[str, Any]]) -> bytes:
+    """Return a JSONL line set (one row per line, UTF-8, non-ASCII kept) as bytes."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+def cut_certificate(image_path: str, config_json: str) -> tuple[list[tuple], int, str | None]:
+    """Cut one certificate: ``([(stem, field, line, text, png)], fields_skipped, error)``."""
+    from medocr.io import read_image
+
+    pipeline = cached_pipeline(config_json)
     path = Path(image_path)
     try:
         truth = _truth_lines(json.loads(path.with_suffix(".json").read_text("utf-8")))
@@ -73,8 +96,7 @@ def cut_certificate(image_path: str, config_json: str) -> tuple[list[tuple], int
             skipped += 1
             continue
         for index, (text, image) in enumerate(zip(texts, lines, strict=True)):
-            png = cv2.imencode(".png", image)[1].tobytes()
-            out.append((path.stem, crop.name, index, text, png))
+            out.append((path.stem, crop.name, index, text, line_png(image)))
     return out, skipped, None
 
 
@@ -141,6 +163,5 @@ def write_field_lines(
         if progress is not None:
             progress(done, len(images))
     summary.lines = len(rows)
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    write_atomic(target / "lines.jsonl", text.encode("utf-8"))
+    write_atomic(target / "lines.jsonl", jsonl_bytes(rows))
     return summary

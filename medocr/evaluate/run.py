@@ -1,12 +1,15 @@
 """Run a reading method over annotated data and collect :class:`FieldOutcome` records.
 
-Two kinds of data:
+Three kinds of data:
 
 - **certificates**: a folder of images, each with its ground-truth ``.json`` beside it
   (``medocr synth`` output, or annotated scans in the same schema: ``fields[]`` with
   ``name``, ``kind``, ``text`` and, for checkboxes, ``value``);
 - **line sets**: a JSONL file of ``{"image", "text", "document"}`` rows (the training
-  format), read line by line with the recognizer and a decoder.
+  format), read line by line with the recognizer and a decoder;
+- **results databases** with operator corrections (``medocr review``): each page with a
+  correction is read again and the corrected fields scored, the operators' texts being
+  the truth (:func:`evaluate_corrections`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from medocr.evaluate.fields import FieldOutcome
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 @dataclass
@@ -152,4 +156,85 @@ def evaluate_lines(
             ))  # fmt: skip
             run.boxes[(record.document or name, name)] = (str(record.image), (0, 0, 0, 0))
         run.units += len(batch)
+    return run
+
+
+def is_results_db(path: str | Path) -> bool:
+    """Whether `path` is a SQLite file (a results database), by its first 16 bytes."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def evaluate_corrections(
+    db: str | Path,
+    pipeline: Any,
+    *,
+    images: str | Path | None = None,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvaluationRun:
+    """Read again the corrected pages of a results database; operators' texts are the truth.
+
+    Every page with at least one operator decision giving a text is read with `pipeline`;
+    only the fields with such a decision are scored (the latest decision per field;
+    ``illegible`` left out). ``FieldOutcome.document`` is ``path#page``. The database is
+    only read.
+
+    Parameters
+    ----------
+    db : str or Path
+        A results database with corrections (``medocr review``).
+    pipeline : Pipeline
+        The reading method to score.
+    images : str or Path, optional
+        Where the scans are now (default: the folder the batch recorded).
+    limit : int, optional
+        Read at most this many pages.
+    progress : callable, optional
+        Called with ``(done, total)`` pages after each page.
+
+    Returns
+    -------
+    EvaluationRun
+        ``units`` counts the pages read; a page that cannot be read is in ``errors``.
+
+    Raises
+    ------
+    medocr.review.ReviewError
+        Not a results database, or no correction giving a text in it.
+    """
+    from medocr.review.training import load_page, read_operator_truth
+
+    truth = read_operator_truth(db)
+    pages = list(truth.pages().items())
+    pages = pages[:limit] if limit else pages
+    run = EvaluationRun()
+    for done, ((path, page_index), corrections) in enumerate(pages, 1):
+        document, source = f"{path}#{page_index}", truth.source(path, images)
+        start = time.perf_counter()
+        try:
+            result = pipeline.read_page(load_page(source, page_index))
+        except Exception as exc:  # noqa: BLE001 - a failed page counts, the run goes on
+            run.errors.append(f"{document}: {type(exc).__name__}: {exc}")
+            continue
+        finally:
+            run.seconds += time.perf_counter() - start
+        run.units += 1
+        for stage, seconds in result.timings.items():
+            run.stages[stage] = run.stages.get(stage, 0.0) + seconds
+        decided = {c.name: c.text for c in corrections}
+        for item in result.fields:
+            if item.name not in decided:
+                continue
+            run.outcomes.append(FieldOutcome(
+                document, item.name, item.kind, decided[item.name], item.text,
+                item.confidence, item.route,
+            ))  # fmt: skip
+            if item.bbox is not None:
+                run.boxes[(document, item.name)] = (str(source), item.bbox)
+        if progress is not None:
+            progress(done, len(pages))
     return run
