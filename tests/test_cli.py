@@ -104,7 +104,7 @@ def test_every_verb_has_its_module_and_the_help_lists_them_in_order():
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert list(sub.choices) == [
         "synth", "synth-lines", "train", "export", "read", "batch", "evaluate", "demo",
-        "template", "fields", "inspect", "dataset", "lexicon",
+        "template", "fields", "inspect", "dataset", "lexicon", "review",
     ]  # fmt: skip
     for verb in VERBS:
         assert verb.__name__.startswith("medocr.cli.") and callable(verb.add_parser)

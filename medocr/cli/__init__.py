@@ -6,8 +6,8 @@ interrupted, 141 when the reader of stdout went away).
 
 One module per verb (``synth``, ``train`` with ``classify``, ``export``, ``read``,
 ``batch``, ``evaluate``, ``demo``, ``template``, ``fields``, ``inspect``, ``dataset``,
-``lexicon``), each with ``add_parser(subparsers)`` and its ``_cmd_*`` handlers; what they
-share (exit statuses, the progress line, argument types, the pipeline options, the one
+``lexicon``, ``review``), each with ``add_parser(subparsers)`` and its ``_cmd_*`` handlers;
+what they share (exit statuses, the progress line, argument types, the pipeline options, the one
 way to write a file) is in :mod:`medocr.cli._common`. ``python -m medocr.cli`` runs
 :func:`main`.
 """
@@ -29,6 +29,7 @@ from medocr.cli import (
     inspect,
     lexicon,
     read,
+    review,
     synth,
     template,
     train,
@@ -39,7 +40,7 @@ __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_SOME_FAILED", "build_parser", "main"]
 
 #: The verb modules, in the order ``medocr --help`` lists them.
 VERBS = (synth, train, export, read, batch, evaluate, demo, template, fields, inspect, dataset,
-         lexicon)  # fmt: skip
+         lexicon, review)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

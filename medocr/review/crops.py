@@ -106,19 +106,42 @@ def fit_width(image: np.ndarray, max_width: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def png_bytes(image: np.ndarray) -> bytes:
-    """Encode a uint8 image as PNG."""
-    ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+def png_bytes(image: np.ndarray, compression: int = 6) -> bytes:
+    """Encode a uint8 image as PNG (`compression` 0..9: higher is smaller and slower)."""
+    ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, compression])
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 array
         raise ValueError("the image cannot be encoded as PNG")
     return data.tobytes()
 
 
+def posterise(image: np.ndarray, levels: int) -> np.ndarray:
+    """Reduce a uint8 image to at most `levels` grey levels (2..256) spread over 0..255.
+
+    On a noisy scan, 16 levels look the same to the eye and make a PNG 3 to 8 times
+    smaller and faster to encode.
+    """
+    if not 2 <= levels <= 256:
+        raise ValueError(f"levels must be within 2..256, not {levels}")
+    step = 256 / levels
+    table = (np.floor(np.arange(256) / step) * (255 / (levels - 1))).round().astype(np.uint8)
+    return cv2.LUT(image, table)
+
+
 def field_png(
-    page: np.ndarray, bbox: tuple[int, int, int, int], max_width: int = MAX_CROP_WIDTH
+    page: np.ndarray,
+    bbox: tuple[int, int, int, int],
+    max_width: int = MAX_CROP_WIDTH,
+    *,
+    levels: int | None = None,
+    compression: int = 6,
 ) -> bytes:
-    """Encode a field with its context as PNG, at most `max_width` pixels wide."""
-    return png_bytes(fit_width(crop_with_context(page, bbox), max_width))
+    """Encode a field with its context as PNG, at most `max_width` pixels wide.
+
+    `levels` (optional) reduces the grey levels first (:func:`posterise`); `compression`
+    is the PNG compression level (0..9).
+    """
+    crop = fit_width(crop_with_context(page, bbox), max_width)
+    return png_bytes(crop if levels is None else posterise(crop, levels), compression)
 
 
 def page_view_png(
