@@ -518,3 +518,14 @@ def test_serve_names_a_port_it_cannot_listen_on(review_db, capsys):
         with pytest.raises(ReviewError, match=f"cannot listen on 127.0.0.1:{port} "):
             serve(review_db[0], port=port, open_browser=False)
     assert "token=" not in capsys.readouterr().out  # no address printed for nothing
+
+
+def test_the_listening_socket_is_tcp_so_answers_are_not_delayed():
+    """asyncio disables Nagle only on sockets made with IPPROTO_TCP (else ~40 ms an answer)."""
+    from medocr.review.app import _listen
+
+    sock = _listen("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
