@@ -1,6 +1,7 @@
 import json
 import shutil
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -8,9 +9,17 @@ import numpy as np
 import pytest
 
 from medocr.cli import main
+from medocr.dataset import readers
 from medocr.dataset.build import build_dataset
 from medocr.dataset.card import card_alphabet, card_unknown, load_card
-from medocr.dataset.readers import char_arrays, iter_units, line_dataset, shard_lines
+from medocr.dataset.packed import PackedLines, RawLineWriter, fixed_height
+from medocr.dataset.readers import (
+    cache_files,
+    char_arrays,
+    iter_units,
+    line_dataset,
+    shard_lines,
+)
 from medocr.dataset.sources import Source
 from medocr.dataset.splits import SplitPlan, parse_splits
 from medocr.dataset.tfrecord import decode_example, encode_example, frame, read_records
@@ -272,6 +281,184 @@ def test_tf_data_reader_batches_a_built_split(built):
     train = line_dataset(lines, 32, 2, training=True, seed=1)
     images, _, _ = next(iter(train))
     assert images.shape[0] == 2
+
+
+# ------------------------------------------------------------ fixed-height line cache
+
+
+def _content(data):
+    """Multiset of (image bytes, label) over a line_dataset pass; checks dtypes and padding."""
+    found = Counter()
+    batches = data.as_numpy_iterator() if hasattr(data, "as_numpy_iterator") else data
+    for images, widths, labels in batches:
+        assert (images.dtype, widths.dtype, labels.dtype) == (np.float32, np.int32, np.int32)
+        assert images.shape[:2] == (len(widths), 48) and images.shape[2] == widths.max()
+        for row, width in enumerate(widths):
+            assert not images[row, :, width:].any()  # padded with 0 ink
+            label = labels[row]
+            found[(images[row, :, :width].tobytes(), tuple(label[label >= 0]))] += 1
+    return found
+
+
+@pytest.fixture
+def png_reads(monkeypatch):
+    """Count the PNG decodes of line_dataset (the cache decodes none)."""
+    calls = []
+
+    def counting(payload):
+        calls.append(1)
+        return cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_GRAYSCALE)
+
+    monkeypatch.setattr(readers, "_read_png", counting)
+    return calls
+
+
+def test_line_cache_gives_the_png_reader_images_and_labels(built, png_reads):
+    out = built[0]
+    small = Alphabet(tuple("abcdefghijklmnopqrstuvwxyz "))
+    (dup,) = _rows(out, "duplicates.jsonl")
+    for split in ("train", "val", "test"):
+        lines = shard_lines(out, split)
+        assert cache_files(lines, 48) and cache_files(lines, 32) is None  # built at 48 only
+        for chosen in (lines, replace(lines, alphabet=small)):
+            png_reads.clear()
+            slow = _content(line_dataset(chosen, 48, 4, training=False, cache=False))
+            assert png_reads
+            png_reads.clear()
+            fast = _content(line_dataset(chosen, 48, 4, training=False))
+            assert not png_reads and fast == slow and sum(fast.values()) > 0
+    # the duplicate is in its split's cache, like in the shards, and skipped by both readers
+    parts = [PackedLines.load(path) for path in cache_files(shard_lines(out, dup["split"]), 48)]
+    assert dup["id"] in {str(uid) for part in parts for uid in part.ids}
+
+
+def _edge_lines(folder):
+    """Lines the reader treats apart: cut at 2048 px, enlarged, too narrow, empty, repeats."""
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    shapes = {
+        "wide": ((20, 1200), "ab"),  # 2880 px at 48 high: cut at 2048
+        "small": ((24, 100), "abc"),  # enlarged (INTER_LINEAR)
+        "narrow": ((48, 8), "abcdefgh"),  # 2 frames for 8 characters: skipped
+        "empty": ((60, 200), ""),
+        "repeats": ((96, 60), "aabb"),  # 30 px: 8 frames >= 4 + 2 repeats
+        "tall": ((150, 700), "abba ab"),
+    }
+    rows = []
+    for name, ((h, w), text) in shapes.items():
+        image = rng.integers(0, 256, (h, w)).astype(np.uint8)
+        cv2.imwrite(str(folder / f"{name}.png"), image)
+        rows.append({"image": f"{name}.png", "text": text, "document": name})
+    (folder / "lines.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8"
+    )
+    return folder / "lines.jsonl"
+
+
+def test_line_cache_edge_lines_resume_and_settings(tmp_path, png_reads):
+    source = Source.parse("lines", str(_edge_lines(tmp_path / "in")))
+    out = tmp_path / "ds"
+    build_dataset(out, [source], levels=["line"], splits=[("train", 1.0)], item_size=2)
+    lines = shard_lines(out, "train")
+    assert len(cache_files(lines, 48)) == 3
+    slow = _content(line_dataset(lines, 48, 2, training=False, cache=False))
+    fast = _content(line_dataset(lines, 48, 2, training=False))
+    assert fast == slow and sum(fast.values()) == 4  # narrow and empty skipped
+    assert {len(image) // (48 * 4) for image, _ in fast} >= {2048}
+    # a missing part: the PNG reader takes over, and a rerun rebuilds that item only
+    Path(cache_files(lines, 48)[1]).unlink()
+    assert cache_files(lines, 48) is None
+    png_reads.clear()
+    assert _content(line_dataset(lines, 48, 2, training=False)) == slow and png_reads
+    assert build_dataset(
+        out, [source], levels=["line"], splits=[("train", 1.0)], item_size=2
+    ).built == [1]
+    assert len(cache_files(lines, 48)) == 3
+    with pytest.raises(MedocrError, match=r"cache_height differ"):
+        build_dataset(
+            out, [source], levels=["line"], splits=[("train", 1.0)], item_size=2, cache_height=None
+        )
+    bare = tmp_path / "bare"
+    build_dataset(bare, [source], levels=["line"], splits=[("train", 1.0)], cache_height=None)
+    assert not list(bare.rglob("*.npz")) and cache_files(shard_lines(bare, "train"), 48) is None
+
+
+def test_line_cache_training_batches(built, png_reads):
+    lines = shard_lines(built[0], "train")
+    usable = _content(line_dataset(lines, 48, 4, training=False))
+    seen = Counter()
+    steps = sum(usable.values()) + 2  # 2 lines a batch: two passes and more
+    for batch in line_dataset(lines, 48, 2, training=True, seed=1).take(steps).as_numpy_iterator():
+        assert [len(a) for a in batch] == [2, 2, 2]  # full batches only
+        seen += _content([batch])
+    assert not png_reads and set(seen) == set(usable)  # every line, shuffled, over two passes
+    augmented = line_dataset(lines, 48, 2, training=True, augment=lambda image, rng: image)
+    next(iter(augmented))
+    assert png_reads  # augmentation works on the stored resolution: PNGs decoded
+
+
+HALF_READ = """
+import sys
+from medocr.dataset.readers import line_dataset, shard_lines
+batches = iter(line_dataset(shard_lines(sys.argv[1], "train"), 48, 1, training=sys.argv[2] == "1"))
+next(batches)
+print("read one batch", flush=True)
+"""
+
+
+def test_python_exits_with_a_half_read_cache_pipeline(built):
+    import subprocess
+    import sys
+
+    for training in ("0", "1"):  # a numpy function running at exit would hang Python
+        done = subprocess.run(
+            [sys.executable, "-c", HALF_READ, str(built[0]), training],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0 and "read one batch" in done.stdout, done.stderr[-2000:]
+    cached = readers.CachedLines(
+        shard_lines(built[0], "train"), cache_files(shard_lines(built[0], "train"), 48)
+    )
+    batches = readers._Batches(cached, 2, False, 0)
+    assert batches(0)[0].shape[0] == 2
+    batches.close()
+    assert [a.size for a in batches(1)] == [0, 0, 0]  # closed: empty batches at once
+
+
+def test_fixed_height_lines_are_prepare_line_before_ink(tmp_path):
+    from medocr.recognize.crnn import prepare_line
+
+    rng = np.random.default_rng(0)
+    for h, w in ((150, 800), (48, 300), (20, 40), (30, 2000), (7, 3)):
+        image = rng.integers(0, 256, (h, w)).astype(np.uint8)
+        line = fixed_height(image, 48)
+        ink = 1.0 - line.astype(np.float32) / 255.0
+        assert line.dtype == np.uint8 and np.array_equal(ink, prepare_line(image, 48)[:, :2048])
+    gray = np.tile(np.arange(256, dtype=np.uint8), (48, 1))  # every gray level
+    assert np.array_equal(readers._ink(gray[None, :, :, None])[0, :, :, 0], prepare_line(gray, 48))
+
+
+def test_raw_packed_lines_round_trip_and_map(tmp_path):
+    rng = np.random.default_rng(1)
+    lines = [rng.integers(0, 256, (8, w)).astype(np.uint8) for w in (5, 1, 30)]
+    writer = RawLineWriter(8, "src", "val", tmp_path)
+    for i, line in enumerate(lines):
+        writer.add(line[:, ::-1], f"t{i}", f"d{i}", f"u{i}")  # not contiguous
+    with pytest.raises(ValueError, match=r"unit bad: .* uint8 \(8, w\)"):
+        writer.add(np.zeros((9, 4), np.uint8), "", "", "bad")
+    with open(tmp_path / "x.npz", "wb") as stream:
+        writer.write(stream)
+    writer.close()
+    for mmap in (False, True):
+        packed = PackedLines.load(tmp_path / "x.npz", mmap=mmap)
+        assert packed.image_format == "raw" and packed.height == 8 and len(packed) == 3
+        assert all(np.array_equal(packed.image(i), line[:, ::-1]) for i, line in enumerate(lines))
+        assert [str(t) for t in packed.texts] == ["t0", "t1", "t2"]
+        assert [str(u) for u in packed.ids] == ["u0", "u1", "u2"]
+        assert list(packed.indices("val")["src"]) == [0, 1, 2]
+    assert isinstance(PackedLines.load(tmp_path / "x.npz", mmap=True).jpeg.base, np.memmap)
+    with np.load(tmp_path / "x.npz") as data:  # numpy's own format
+        assert data["jpeg"].size == 8 * 36 and str(data["image_format"]) == "raw"
 
 
 def test_numpy_readers_give_units_and_char_arrays(built, inputs):

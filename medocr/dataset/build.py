@@ -4,6 +4,8 @@ Layout of a dataset folder::
 
     build.json          the settings (a rerun with other settings is refused)
     shards/{level}/{split}/item-NNNNNN-PP.tfrecord   units (see medocr.dataset.shards)
+    shards/line/{split}/item-NNNNNN.h48.npz          line units at the model height, raw
+                                                     (the readers' cache; cache_height)
     items/item-NNNNNN.jsonl, items/item-NNNNNN.json  manifest part and done marker per item
     manifest.jsonl      one row per kept unit, in plan order (pandas.read_json(lines=True))
     duplicates.jsonl    rows of the units removed as exact duplicates (+ duplicate_of)
@@ -44,6 +46,7 @@ from medocr.text import Alphabet
 
 SETTINGS = "build.json"
 SETTINGS_SCHEMA = "medocr-dataset-build/1"
+CACHE_HEIGHT = 48  # the recognizer's default input height (medocr.training.recognizer)
 OUTPUTS = ("manifest.jsonl", "duplicates.jsonl", "build.log", CARD_JSON, CARD_MD)
 
 
@@ -73,6 +76,7 @@ def build_dataset(
     scheduler: str | None = None,
     item_size: int | None = None,
     max_shard_bytes: int = 64 << 20,
+    cache_height: int | None = CACHE_HEIGHT,
     overwrite: bool = False,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> BuildSummary:
@@ -103,6 +107,10 @@ def build_dataset(
         Inputs per work item (default per kind, see :data:`~medocr.dataset.sources.ITEM_SIZES`).
     max_shard_bytes : int
         Size past which a shard file is closed and a new one started.
+    cache_height : int or None
+        Also store the line units resized to this height, raw (about ``48 * W`` bytes a
+        line at 48 px), which :func:`~medocr.dataset.readers.line_dataset` then streams
+        without decoding PNGs when asked for this height; None: no cache.
     overwrite : bool
         Delete a previous build in `out_dir` (made with other settings) first.
     progress : callable, optional
@@ -123,15 +131,22 @@ def build_dataset(
             f"need at least one input, levels among {', '.join(LEVELS)} (got "
             f"{sorted(wanted)}) and workers >= 1 (got {workers})"
         )
+    if cache_height is not None and not 8 <= cache_height <= 512:
+        raise MedocrError(f"cache height {cache_height}: between 8 and 512 pixels, or None")
     levels = tuple(lvl for lvl in LEVELS if lvl in wanted)
     splits = check_splits(list(splits))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     items = plan_items(sources, item_size)
     settings = _settings(sources, seed, splits, stratify, levels, item_size, max_shard_bytes)
+    settings["cache_height"] = cache_height
     _check_settings(out, settings, overwrite)
     config = BuildConfig(
-        str(out.resolve()), _split_plan(sources, splits, seed, stratify), levels, max_shard_bytes
+        str(out.resolve()),
+        _split_plan(sources, splits, seed, stratify),
+        levels,
+        max_shard_bytes,
+        cache_height,
     )
     summary = BuildSummary(out)
     todo = []

@@ -4,6 +4,8 @@ Files of item ``item-000042`` (under the dataset folder)::
 
     shards/{level}/{split}/item-000042-00.tfrecord   # one Example per unit; a new part
                                                      # (-01, -02...) past max_shard_bytes
+    shards/line/{split}/item-000042.h48.npz          # fixed-height copies of its line
+                                                     # units (with cache_height=48)
     items/item-000042.jsonl                          # one manifest row per unit
     items/item-000042.json                           # done marker, written last
 
@@ -15,6 +17,11 @@ nothing of a finished item is ever rewritten.
 
 Example features: ``id``, ``image`` (PNG bytes), ``text`` (UTF-8), ``level``, ``split``
 (bytes) and ``width``, ``height`` (int64).
+
+The line cache holds every line unit of the item (duplicates found later by the merge
+included, as in the shards), resized as the readers resize it and stored raw in a
+packed line file (:mod:`medocr.dataset.packed`), so that
+:func:`medocr.dataset.readers.line_dataset` streams it without decoding a PNG.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medocr.dataset.packed import RawLineWriter, cache_name, fixed_height
 from medocr.dataset.sources import WorkItem, input_units, item_inputs
 from medocr.dataset.splits import SplitPlan
 from medocr.dataset.tfrecord import encode_example, frame
@@ -33,6 +41,7 @@ from medocr.fileio import AtomicFile, open_atomic, write_atomic
 
 MARKER_SCHEMA = "medocr-dataset-item/1"
 DEFAULT_SHARD_BYTES = 64 << 20
+CACHED_LEVELS = ("line",)
 
 
 @dataclass(frozen=True)
@@ -49,12 +58,15 @@ class BuildConfig:
         Levels to emit.
     max_shard_bytes : int
         A shard file is closed and a new part opened once it exceeds this size.
+    cache_height : int or None
+        Also write the item's line units resized to this height (None: no cache).
     """
 
     out_dir: str
     splits: SplitPlan
     levels: tuple[str, ...]
     max_shard_bytes: int = DEFAULT_SHARD_BYTES
+    cache_height: int | None = None
 
 
 def marker_path(out: Path, item: WorkItem) -> Path:
@@ -123,6 +135,40 @@ class _Shards:
         self.open.clear()
 
 
+class _LineCache:
+    """Fixed-height copies of one item's line units, one packed file per (level, split)."""
+
+    def __init__(self, out: Path, key: str, source: str, height: int) -> None:
+        self.out, self.key, self.source, self.height = out, key, source, height
+        self.parts: dict[tuple[str, str], RawLineWriter] = {}
+
+    def add(self, unit: Unit, split: str) -> None:
+        """Keep `unit`'s fixed-height copy (see :func:`medocr.dataset.packed.fixed_height`)."""
+        slot = (unit.level, split)
+        if slot not in self.parts:
+            self.parts[slot] = RawLineWriter(self.height, self.source, split, self.out)
+        line = fixed_height(unit.image, self.height)
+        self.parts[slot].add(line, unit.text, unit.document, unit.id)
+
+    def write(self) -> list[str]:
+        """Write every part; return their paths relative to the dataset folder."""
+        names = []
+        for (level, split), part in sorted(self.parts.items()):
+            name = cache_name(f"shards/{level}/{split}", self.key, self.height)
+            (self.out / name).parent.mkdir(parents=True, exist_ok=True)
+            with open_atomic(self.out / name) as stream:
+                part.write(stream)
+            names.append(name)
+        self.close()
+        return names
+
+    def close(self) -> None:
+        """Drop the temporary pixel files."""
+        for part in self.parts.values():
+            part.close()
+        self.parts.clear()
+
+
 def run_item(item: WorkItem, config: BuildConfig) -> dict[str, Any]:
     """Build one work item (in a worker process); never raises.
 
@@ -142,6 +188,8 @@ def _build_item(item: WorkItem, config: BuildConfig) -> dict[str, Any]:
     out = Path(config.out_dir)
     (out / "items").mkdir(parents=True, exist_ok=True)
     shards = _Shards(out, item.key, config.max_shard_bytes)
+    height = config.cache_height
+    cache = _LineCache(out, item.key, item.source, height) if height else None
     rows = open_atomic(out / "items" / f"{item.key}.jsonl", "w", encoding="utf-8")
     counts: Counter[str] = Counter()
     errors: list[dict[str, Any]] = []
@@ -149,20 +197,25 @@ def _build_item(item: WorkItem, config: BuildConfig) -> dict[str, Any]:
         for ref, value in item_inputs(item):
             for unit in _input_units(item, ref, value, config.levels, errors):
                 row = _store(unit, item, config.splits, shards)
+                if cache is not None and unit.level in CACHED_LEVELS:
+                    cache.add(unit, row["split"])
                 rows.stream.write(json.dumps(row, ensure_ascii=False) + "\n")
                 counts[unit.level] += 1
         shards.close()
+        cached = cache.write() if cache is not None else []
         rows.commit()
     except BaseException:
         shards.abort()
         rows.discard()
+        if cache is not None:
+            cache.close()
         raise
     marker = {
         "schema": MARKER_SCHEMA,
         "spec": item.to_dict(),
         "units": dict(counts),
         "errors": errors,
-        "files": shards.files,
+        "files": shards.files + cached,
     }
     write_atomic(marker_path(out, item), json.dumps(marker, ensure_ascii=False).encode())
     return {"index": item.index, "units": sum(counts.values()), "errors": len(errors)}
