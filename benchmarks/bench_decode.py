@@ -38,6 +38,21 @@ out-of-vocabulary by removing their words from the lexicon. ``--sweep`` first tu
 OOV penalty and the LM weight on separate dev lines (seed 7) and prints the table.
 
     python benchmarks/bench_decode.py [--lines 400] [--speed-lines 100] [--sweep] [--no-record]
+
+Pruning loss (``--pruning-loss``, its own RESULTS.md section "Word beam pruning loss"):
+the shipped recognizer (``fr-crnn-small``, the pipeline's backend) reads real validation
+lines — ``poilus``, ``lectaurep`` and ``copiste`` (``$MEDOCR_DATA/<name>-lines/val.jsonl``,
+``--per-set`` lines drawn with ``--seed``) — and cause lines cut by the pipeline from
+fresh synthetic certificates (``--certificates`` of them, seed ``--seed``; ``--per-set``
+cause lines drawn). Each line is decoded as the pipeline decodes causes (its
+``CauseReader``: lexicon, bigram, LM weight, OOV penalty, n-best) at each pruning setting
+of a small grid and at an effectively unpruned one (beam 256, every character at every
+frame, no score margin); the table gives the share of lines whose text differs from the
+unpruned reading, per set and overall, and the mean CPU milliseconds per line. The same
+with out-of-vocabulary words forbidden (``oov_penalty=None``) follows. The recognizer's
+matrices are cached in ``--cache`` (a .npz under /tmp), so that reruns skip recognition.
+
+    python benchmarks/bench_decode.py --pruning-loss [--per-set 400] [--certificates 170]
 """
 
 from __future__ import annotations
@@ -51,6 +66,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import gzip  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
@@ -58,12 +75,13 @@ import unicodedata  # noqa: E402
 from collections import Counter, defaultdict  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from results import record  # noqa: E402
+from results import record, use_data  # noqa: E402
 
 from medocr.decode import (  # noqa: E402
     DEFAULT_LM_WEIGHT,
@@ -76,6 +94,8 @@ from medocr.decode import (  # noqa: E402
     tokenize,
     word_beam_search,
 )
+from medocr.decode.beam import MAX_CHARS_PER_FRAME, SCORE_MARGIN  # noqa: E402
+from medocr.decode.wordbeam import MIN_CHAR_PROB as WORD_MIN_CHAR_PROB  # noqa: E402
 from medocr.recognize.alphabet import Alphabet  # noqa: E402
 from medocr.synth.text import FRENCH_CHARSET, Vocabulary, sample_cause_text  # noqa: E402
 from medocr.types import FrameProbs  # noqa: E402
@@ -560,6 +580,295 @@ def sweep(
     )
 
 
+# -- pruning loss on real recognizer outputs ------------------------------------------------
+
+PRUNING_SETS = ("poilus", "lectaurep", "copiste")
+REFERENCE = {"beam_width": 256, "min_char_prob": 1e-4, "score_margin": math.inf}
+"""The reference search (``max_chars_per_frame``: every character); ``--check-reference``
+compares it with ``min_char_prob=0`` (every character at every frame)."""
+PRUNING_GRID = (
+    # (beam_width, min_char_prob, max_chars_per_frame, score_margin)
+    (4, 1e-2, 8, 10.0),
+    (8, 1e-2, 8, 10.0),
+    (16, 1e-2, 8, 10.0),
+    (16, 1e-2, 8, math.inf),
+    (16, 1e-3, 8, 10.0),
+    (16, 1e-3, 16, 10.0),
+    (32, 1e-2, 8, 10.0),
+    (32, 1e-3, 8, 10.0),
+    (64, 1e-2, 8, 10.0),
+    (64, 1e-3, 8, 10.0),
+    (128, 1e-3, 8, 10.0),
+    (128, 1e-4, 16, math.inf),
+)
+OOV_NONE_GRID = ((16, 1e-2, 8, 10.0), (16, 1e-3, 8, 10.0), (64, 1e-3, 8, 10.0))
+PRUNING_TARGET = 0.01
+
+
+def cause_lines(certificates: int, seed: int) -> tuple[list[np.ndarray], list[str]]:
+    """Cause lines cut by the reading pipeline from fresh synthetic certificates."""
+    import tempfile
+
+    from medocr.dataset.fieldlines import write_field_lines
+    from medocr.dataset.readers import load_line, read_line_set
+    from medocr.synth.runner import synthesize
+
+    with tempfile.TemporaryDirectory() as work:
+        synthesize(Path(work) / "certs", certificates, seed=seed, workers=2)
+        lines = Path(work) / "lines" / "lines.jsonl"
+        write_field_lines(Path(work) / "certs", lines.parent, workers=2)
+        fields = [json.loads(row)["field"] for row in lines.read_text("utf-8").splitlines()]
+        records = [
+            r
+            for r, f in zip(read_line_set(lines).records, fields, strict=True)
+            if f.startswith("cause")
+        ]
+        return [load_line(r) for r in records], [r.text for r in records]
+
+
+def real_val_lines(path: Path, count: int, seed: int) -> tuple[list[np.ndarray], list[str]]:
+    """`count` lines of a JSONL line set drawn with `seed` (all of them if it has fewer)."""
+    from medocr.dataset.readers import load_line, read_line_set
+
+    records = read_line_set(path).records
+    if len(records) > count:
+        keep = np.sort(np.random.default_rng(seed).choice(len(records), count, replace=False))
+        records = [records[i] for i in keep.tolist()]
+    return [load_line(r) for r in records], [r.text for r in records]
+
+
+def pruning_matrices(
+    recognizer: Any, data: Path, per_set: int, certificates: int, seed: int, cache: Path
+) -> dict[str, tuple[list[FrameProbs], list[str]]]:
+    """The recognizer's matrices and the truth of every line of every set, cached in `cache`."""
+    alphabet = recognizer.alphabet
+    key = f"{recognizer.ref}|{per_set}|{certificates}|{seed}|{','.join(PRUNING_SETS)}"
+    if cache.exists():
+        with np.load(cache) as stored:
+            if str(stored["key"]) == key and "truths" in stored:
+                names = [str(n) for n in stored["names"]]
+                counts = stored["counts"].tolist()
+                truths = json.loads(str(stored["truths"]))
+                mats = [stored[f"m{i}"] for i in range(sum(counts))]
+                out, start = {}, 0
+                for name, n in zip(names, counts, strict=True):
+                    probs = [FrameProbs(m, alphabet) for m in mats[start : start + n]]
+                    out[name] = (probs, truths[name])
+                    start += n
+                print(f"pruning loss: matrices read from {cache}")
+                return out
+    sets: dict[str, tuple[list[np.ndarray], list[str]]] = {}
+    for name in PRUNING_SETS:
+        path = data / f"{name}-lines" / "val.jsonl"
+        if path.exists():
+            sets[f"{name}-val"] = real_val_lines(path, per_set, seed)
+        else:
+            print(f"pruning loss: {path} missing, skipped", file=sys.stderr)
+    images, texts = cause_lines(certificates, seed)
+    if len(images) > per_set:
+        keep = np.sort(np.random.default_rng(seed).choice(len(images), per_set, replace=False))
+        images, texts = [images[i] for i in keep.tolist()], [texts[i] for i in keep.tolist()]
+    sets["cause-cut"] = (images, texts)
+    out = {}
+    for name, (images, texts) in sets.items():
+        start = time.perf_counter()
+        out[name] = (recognizer.predict(images), texts)
+        print(
+            f"pruning loss: {name}, {len(images)} lines read in {time.perf_counter() - start:.0f} s"
+        )
+    lines = [p.probs for probs, _ in out.values() for p in probs]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        cache,
+        key=np.array(key),
+        names=np.array(list(out)),
+        counts=np.array([len(probs) for probs, _ in out.values()]),
+        truths=np.array(json.dumps({name: texts for name, (_, texts) in out.items()})),
+        **{f"m{i}": m for i, m in enumerate(lines)},
+    )
+    return out
+
+
+def decode_all(
+    decode: Callable[[FrameProbs], Any], sets: dict[str, list[FrameProbs]]
+) -> tuple[dict[str, list[Any]], float]:
+    """Readings of every line of every set, and the mean CPU milliseconds per line."""
+    out, spent, lines = {}, 0.0, 0
+    for name, probs in sets.items():
+        hyps = []
+        for p in probs:
+            start = time.process_time()
+            hyps.append(decode(p))
+            spent += time.process_time() - start
+        out[name] = hyps
+        lines += len(probs)
+    return out, spent / max(lines, 1) * 1e3
+
+
+def error_columns(hyps: dict[str, list[Any]], truths: dict[str, list[str]]) -> str:
+    """Markdown cells: CER of the cause-cut lines and of all lines against their truth."""
+    from medocr.evaluate.metrics import cer
+
+    every = [h.text for v in hyps.values() for h in v]
+    causes = [h.text for h in hyps.get("cause-cut", [])]
+    cause_cer = cer(truths["cause-cut"], causes) if causes else float("nan")
+    return f"{cause_cer:.2%} | {cer([t for v in truths.values() for t in v], every):.2%}"
+
+
+def loss_table(
+    decoder: Callable[[dict[str, Any]], Callable[[FrameProbs], Any]],
+    sets: dict[str, list[FrameProbs]],
+    truths: dict[str, list[str]],
+    grid: Sequence[tuple[int, float, int, float]],
+    reference: dict[str, list[Any]],
+) -> tuple[list[str], list[str]]:
+    """Markdown rows: per pruning setting, the share of lines read unlike `reference`.
+
+    Also returns the verdicts: the cheapest setting within :data:`PRUNING_TARGET`, overall
+    and on the cause-cut lines (the pipeline's use), or the lowest loss when none is.
+    """
+    header = "| beam | min_char_prob | max_chars/frame | score_margin | " + " | ".join(
+        f"{name} ({len(v)})" for name, v in sets.items()
+    )
+    rows = [
+        header + " | overall | above ref. | CER cause-cut | CER all | ms/line |",
+        "|---:" * (len(sets) + 9) + "|",
+    ]
+    total = sum(len(v) for v in sets.values())
+    measured: list[tuple[str, float, float, float]] = []  # setting, overall, causes, ms
+    for beam, low, most, margin in grid:
+        settings = {
+            "beam_width": beam,
+            "min_char_prob": low,
+            "max_chars_per_frame": most,
+            "score_margin": margin,
+        }
+        hyps, ms = decode_all(decoder(settings), sets)
+        cells, differ, above = [], 0, 0
+        for name, got in hyps.items():
+            pairs = list(zip(got, reference[name], strict=True))
+            n = sum(a.text != b.text for a, b in pairs)
+            above += sum(a.text != b.text and a.log_score > b.log_score for a, b in pairs)
+            differ += n
+            cells.append(f"{n / len(got):.2%}")
+        overall = f"{differ / max(total, 1):.2%}"
+        if differ <= PRUNING_TARGET * total:
+            overall = f"**{overall}**"
+        rows.append(
+            f"| {beam} | {low:g} | {most} | {margin:g} | "
+            + " | ".join(cells)
+            + f" | {overall} | {above} | {error_columns(hyps, truths)} | {ms:.1f} |"
+        )
+        print(rows[-1], flush=True)
+        pairs = zip(hyps["cause-cut"], reference["cause-cut"], strict=True)
+        causes = [a.text != b.text for a, b in pairs]
+        setting = f"beam {beam}, min_char_prob {low:g}, max_chars {most}, margin {margin:g}"
+        measured.append((setting, differ / max(total, 1), np.mean(causes), ms))
+    verdicts = []
+    for label, column in (("overall", 1), ("on cause-cut", 2)):
+        within = [m for m in measured if m[column] <= PRUNING_TARGET]
+        if within:
+            best = min(within, key=lambda m: m[3])
+            verdicts.append(
+                f"Cheapest within {PRUNING_TARGET:.0%} {label}: {best[0]} "
+                f"({best[column]:.2%}, {best[3]:.1f} ms/line)."
+            )
+        else:
+            best = min(measured, key=lambda m: m[column])
+            verdicts.append(
+                f"No setting of the grid is within {PRUNING_TARGET:.0%} {label}; the lowest "
+                f"loss: {best[column]:.2%} ({best[0]}, {best[3]:.1f} ms/line)."
+            )
+    return rows, verdicts
+
+
+def pruning_loss(args: argparse.Namespace) -> str:
+    """Measure the pruning loss of the cause decoder on real lines; return the section body."""
+    from medocr.config import PipelineConfig
+    from medocr.pipeline import Pipeline
+
+    data = use_data(args.data)
+    pipeline = Pipeline(PipelineConfig())
+    recognizer, reader = pipeline.recognizer, pipeline.reader("cause")
+    lines = pruning_matrices(
+        recognizer, data, args.per_set, args.certificates, args.seed, Path(args.cache)
+    )
+    sets = {name: probs for name, (probs, _) in lines.items()}
+    truths = {name: texts for name, (_, texts) in lines.items()}
+    every = recognizer.alphabet.num_classes - 1
+    frames = [p.probs.shape[0] for v in sets.values() for p in v]
+    reference_settings = {**REFERENCE, "max_chars_per_frame": every}
+    blocks = [(reader.oov_penalty, PRUNING_GRID)]
+    if args.oov_none:
+        blocks.append((None, OOV_NONE_GRID))
+    sections = []
+    for oov, grid in blocks:
+
+        def decoder(settings: dict[str, Any], oov: float | None = oov) -> Callable:
+            return lambda p: word_beam_search(
+                p,
+                reader.lexicon,
+                lm=reader.lm,
+                lm_weight=reader.lm_weight,
+                oov_penalty=oov,
+                n_best=reader.n_best,
+                **settings,
+            )
+
+        for line in next(iter(sets.values()))[:5]:
+            decoder({})(line)  # build the trie and warm its memo outside the measurement
+        reference, ref_ms = decode_all(decoder(reference_settings), sets)
+        print(f"pruning loss, oov {oov}: reference {ref_ms:.1f} ms/line", flush=True)
+        rows, verdicts = loss_table(decoder, sets, truths, grid, reference)
+        check = ""
+        if args.check_reference and oov is not None:
+            head = {name: v[: args.check_reference] for name, v in sets.items()}
+            exact, exact_ms = decode_all(
+                decoder({**reference_settings, "min_char_prob": 0.0}), head
+            )
+            same = sum(
+                a.text == b.text
+                for name in head
+                for a, b in zip(exact[name], reference[name], strict=False)
+            )
+            n = sum(len(v) for v in head.values())
+            check = (
+                f" Check: on the first {args.check_reference} lines of each set ({n} lines), "
+                f"every character at every frame (`min_char_prob=0`, {exact_ms:.0f} ms/line) "
+                f"reads {same} of them as the reference does."
+            )
+        title = f"OOV penalty {oov}" + (
+            " (the pipeline's)" if oov is not None else " (out-of-vocabulary words forbidden)"
+        )
+        sections.append(
+            f"{title}; reference: {ref_ms:.0f} ms/line, CER cause-cut | all "
+            f"{error_columns(reference, truths)}.{check}\n\n"
+            + "\n".join(rows)
+            + "\n\n"
+            + "\n".join(f"- {v}" for v in verdicts)
+        )
+    load = os.getloadavg()
+    return (
+        f"Lines: {', '.join(f'{k} {len(v)}' for k, v in sets.items())} ({len(frames)} in all; "
+        f"T = {int(np.median(frames))} frames median, {max(frames)} max), read by "
+        f"`{recognizer.ref}`; the real sets' lines drawn with seed {args.seed}, cause-cut = "
+        f"cause lines cut by the pipeline from {args.certificates} synthetic certificates "
+        f"(seed {args.seed}). Decoder: the pipeline's cause reader (lexicon "
+        f"`{getattr(reader.lexicon, 'ref', None)}`, bigram, LM weight {reader.lm_weight}, "
+        f"n-best {reader.n_best}); its pruning by default: beam {reader.beam_width} "
+        f"(`PipelineConfig.beam_width`), min_char_prob {WORD_MIN_CHAR_PROB:g}, "
+        f"max_chars/frame {MAX_CHARS_PER_FRAME}, score_margin {SCORE_MARGIN:g} "
+        "(`medocr.decode.wordbeam`). A cell is the share of lines whose text differs from the "
+        "reference search: beam 256, characters down to probability 1e-4 at each frame (all "
+        "of them if need be), no score margin. 'above ref.': lines where the pruned search "
+        "found a reading the reference scores lower (the reference is not exhaustive "
+        "either). ms/line: mean CPU time of one decode, one thread. Target: at most "
+        f"{PRUNING_TARGET:.0%} overall (bold: met). Load average at the end: "
+        f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} on {os.cpu_count()} cores (a shared "
+        "machine: CPU times are steadier than wall times).\n\n" + "\n\n".join(sections)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -569,7 +878,39 @@ def main() -> None:
     parser.add_argument("--beam", type=int, default=16)
     parser.add_argument("--sweep", action="store_true", help="tune OOV penalty / LM weight")
     parser.add_argument("--no-record", action="store_true", help="print only")
+    parser.add_argument(
+        "--pruning-loss", action="store_true", help="only the pruning loss on real lines"
+    )
+    parser.add_argument("--per-set", type=int, default=400, help="lines per set (pruning loss)")
+    parser.add_argument(
+        "--certificates", type=int, default=170, help="synthetic certificates cut for causes"
+    )
+    parser.add_argument("--seed", type=int, default=2027, help="line draw and synthesis seed")
+    parser.add_argument("--data", default=None, help="data folder (default $MEDOCR_DATA)")
+    parser.add_argument(
+        "--cache",
+        default="/tmp/medocr-bench-decode/pruning-matrices.npz",
+        help="recognizer matrices cache (pruning loss)",
+    )
+    parser.add_argument(
+        "--oov-none", action="store_true", help="pruning loss also with OOV words forbidden"
+    )
+    parser.add_argument(
+        "--check-reference",
+        type=int,
+        default=0,
+        metavar="N",
+        help="compare the reference with min_char_prob=0 on N lines per set (slow; "
+        "the pipeline's OOV penalty only)",
+    )
     args = parser.parse_args()
+    if args.pruning_loss:
+        body = pruning_loss(args)
+        print(body)
+        if not args.no_record:
+            record("decode-pruning", "Word beam pruning loss", body)
+            print("recorded in benchmarks/RESULTS.md")
+        return
 
     alphabet = Alphabet(tuple(sorted(FRENCH_CHARSET)))
     simulator = Simulator(alphabet)

@@ -249,6 +249,34 @@ class LexiconTrie:
         entry = self._memo.get(node)
         return (entry if entry is not None else self.node(node))[0]
 
+    def completion(self, node: int) -> tuple[tuple[int, ...], str] | None:
+        """Return the only way to finish the word whose prefix ends at `node`, if unique.
+
+        Parameters
+        ----------
+        node : int
+            A node id, not the root.
+
+        Returns
+        -------
+        tuple of (tuple of int, str) or None
+            The labels to append (empty when `node` is itself a whole form with no longer
+            one) and the canonical word reached, when exactly one stored form starts with
+            the prefix of `node`; None when none or several do (or `node` is the root).
+        """
+        if node == 0:
+            return None
+        labels: list[int] = []
+        while True:
+            kids, word = self.node(node)
+            if word is not None:
+                # Every leaf is a whole form: a word node with children has several.
+                return (tuple(labels), word) if not kids else None
+            if len(kids) != 1:
+                return None
+            ((label, node),) = kids.items()
+            labels.append(label)
+
     def lookup(self, word: str) -> str | None:
         """Return the canonical form of the written `word`, or None if it is not stored.
 

@@ -15,6 +15,13 @@ out-of-vocabulary path. Every prefix is in one of three states, a function of it
   the lexicon can thus pass when the optical evidence for it beats ``oov_penalty`` per
   letter, instead of being forced into the nearest lexicon word.
 
+Without the out-of-vocabulary path every output word is a lexicon word, whatever the
+pruning: a reading can only end between words or on a whole form, except that a last word
+with exactly one completion in the lexicon is completed (scored exactly, see
+:func:`word_beam_search`); and when no beam holds a complete reading, the best complete
+one found so far keeps one slot more, so that prefixes of long words cannot push every
+complete reading out of the beam.
+
 Scores (natural logs): optical log-probability of the labelling (blank / non-blank split,
 summed over the paths kept) + ``lm_weight * log P(word | previous word)`` for each word,
 applied when the word is completed (by a non-word character or the end of the line), +
@@ -29,6 +36,8 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable
+
+import numpy as np
 
 from medocr.decode._common import (
     NEG_INF,
@@ -45,7 +54,8 @@ from medocr.decode._common import (
     lse,
     word_hypotheses,
 )
-from medocr.decode.beam import MAX_CHARS_PER_FRAME, MIN_CHAR_PROB, SCORE_MARGIN
+from medocr.decode.beam import MAX_CHARS_PER_FRAME, SCORE_MARGIN
+from medocr.decode.closed import _forward as ctc_forward
 from medocr.decode.trie import LexiconTrie, get_trie
 from medocr.types import FrameProbs, Hypothesis
 
@@ -54,6 +64,14 @@ DEFAULT_OOV_PENALTY = -1.5
 
 DEFAULT_LM_WEIGHT = 0.3
 """Scale of the bigram log-probabilities (chosen on benchmarks/bench_decode.py)."""
+
+MIN_CHAR_PROB = 1e-3
+"""Default per-frame pruning of the word beam: characters below this do not extend prefixes.
+
+Ten times lower than :func:`medocr.decode.beam_search`'s: a lexicon word may need a letter
+the recognizer is unsure of. Chosen on the pruning loss of real lines (RESULTS.md, "Word
+beam pruning loss": fewer lines read unlike an unpruned search and a lower CER of
+pipeline-cut cause lines than 1e-2, for about a quarter more time on real lines)."""
 
 _BETWEEN = -1  # state: not inside a word
 _OOV = -2  # state: inside an out-of-vocabulary word
@@ -98,16 +116,30 @@ def word_beam_search(
     n_best : int, optional
         Readings returned (the best plus ``n_best - 1`` alternatives).
     min_char_prob, max_chars_per_frame, score_margin : float, int, float, optional
-        Pruning, as in :func:`medocr.decode.beam_search`.
+        Pruning, as in :func:`medocr.decode.beam_search` (`min_char_prob` defaults to
+        :data:`MIN_CHAR_PROB`, lower than there). `beam_width` and these decide how
+        often the result differs from an unpruned search (RESULTS.md, "Word beam pruning
+        loss"); no pruning: ``min_char_prob=0``, `max_chars_per_frame` the alphabet size,
+        ``score_margin=math.inf``.
 
     Returns
     -------
     Hypothesis
         ``log_score`` = optical log-probability + weighted LM + OOV penalties of the best
         reading; ``words`` carry ``in_lexicon`` and the canonical form; character spans
-        from the Viterbi alignment of the best reading. When the search ends with no
-        complete reading (only possible with ``oov_penalty=None``), the best partial
-        reading is returned and its unfinished word is marked ``in_lexicon=False``.
+        from the Viterbi alignment of the best reading. With ``oov_penalty=None`` every
+        word of the text and of the alternatives is a lexicon word, whatever the pruning:
+        a reading whose last word is still open at the end of the line is completed when
+        exactly one stored form starts with it (:meth:`LexiconTrie.completion`), and is
+        dropped otherwise. The added letters have no optical evidence (the search never
+        read them: the pruning had dropped them): the completed reading is scored by the
+        exact CTC likelihood of its whole text, so they pay for the frames they would
+        take (a letter with no chance at any frame cannot be added), and their spans,
+        from the same alignment, lie on frames where they are improbable (low
+        confidence). When no reading can be made of lexicon words (a lexicon that cannot
+        spell any path of the line), the result is the empty text with
+        ``log_score = -inf``, which :func:`medocr.fields.hypothesis_confidence` turns
+        into confidence 0.
 
     Raises
     ------
@@ -128,22 +160,22 @@ def word_beam_search(
     if matrix.shape[0] == 0:
         return empty_hypothesis()
     blank = alphabet.blank
+    logp = log_probs(matrix)
     columns, candidates = frame_candidates(matrix, blank, min_char_prob, max_chars_per_frame)
-    rows = log_probs(matrix[:, columns]).tolist()
-    search = _Search(trie, columns.tolist(), lm, float(lm_weight), oov_penalty, score_margin)
-    ranked = search.run(rows, candidates, beam_width)
-    readings = [([search.label_of[c] for c in path], score) for path, score in ranked[:n_best]]
-    best_labels, best_score = readings[0]
+    rows = logp[:, columns].tolist()
+    search = _Search(trie, columns.tolist(), lm, float(lm_weight), oov_penalty, score_margin, logp)
+    ranked = search.run(rows, candidates, beam_width)[:n_best]
+    if not ranked:
+        return Hypothesis(text="", log_score=NEG_INF)
+    best_labels, best_score = ranked[0]
     text = alphabet.decode(best_labels)
-    spans = align(log_probs(matrix), best_labels, blank)
+    spans = align(logp, best_labels, blank)
     return Hypothesis(
         text=text,
         log_score=best_score,
         chars=char_spans(matrix, alphabet, best_labels, spans),
         words=word_hypotheses(text, trie.lookup, trie.word_chars),
-        alternatives=tuple(
-            (alphabet.decode(lab), score) for lab, score in readings[1:] if score > NEG_INF
-        ),
+        alternatives=tuple((alphabet.decode(lab), score) for lab, score in ranked[1:]),
     )
 
 
@@ -158,6 +190,7 @@ class _Search:
         lm_weight: float,
         oov_penalty: float | None,
         margin: float,
+        logp: np.ndarray,
     ) -> None:
         self.trie = trie
         self.children = trie.children
@@ -172,6 +205,8 @@ class _Search:
         self.lm_weight = lm_weight
         self.oov = oov_penalty
         self.lm_cache: dict[tuple[str | None, str], float] = {}
+        self.logp = logp  # (T, C) log-probabilities, to score completed readings exactly
+        self.completions: dict[int, tuple[tuple[int, ...], str] | None] = {}
         # Per prefix id: last column, children by column (-1 = not allowed), text score
         # (LM + OOV penalties so far), and (parent, word state, letters in the current
         # word, bigram context); the word state is a trie node (>= 0), _BETWEEN or _OOV.
@@ -179,6 +214,7 @@ class _Search:
         self.kids: list[dict[int, int]] = [{}]
         self.text = [0.0]
         self.info: list[tuple[int, int, int, str | None]] = [(-1, _BETWEEN, 0, None)]
+        self.ends = [True]  # per prefix id: is it a complete reading (see _complete)?
 
     def _lm(self, prev: str | None, word: str) -> float:
         if self.lm is None:
@@ -216,16 +252,42 @@ class _Search:
         word = self._written_word(pid)
         return text + self._lm(context, word), word
 
-    def _end_of_line(self, pid: int) -> float | None:
-        """Return the text score of `pid` as a whole line (None if its last word can't end)."""
+    def _completion(self, node: int) -> tuple[tuple[int, ...], str] | None:
+        """Return (labels to add, canonical word) of the only way to end `node`, else None."""
+        if node not in self.completions:
+            self.completions[node] = self.trie.completion(node)
+        return self.completions[node]
+
+    def _complete(self, state: int) -> bool:
+        """Return whether a prefix in word `state` is a complete reading (its words all end).
+
+        Always true with the out-of-vocabulary path; without it, between words or at the
+        end of a lexicon word (a completion does not count: it adds letters never read).
+        """
+        return self.oov is not None or state < 0 or self.trie.node(state)[1] is not None
+
+    def _end_of_line(self, pid: int) -> tuple[float, tuple[int, ...]] | None:
+        """Return the text score of `pid` as a whole line and the labels its last word needs.
+
+        The labels are empty unless the last word is unfinished and has one completion
+        (only without the out-of-vocabulary path); None when the last word can't end. The
+        text score of a completed word includes its LM score, not the optical score of the
+        added letters (see :meth:`_final`).
+        """
+        added: tuple[int, ...] = ()
         finished = self._finish_word(pid)
         if finished is None:
-            return None
+            _, state, _, context = self.info[pid]
+            done = self._completion(state)
+            if done is None:
+                return None
+            added, word = done
+            finished = self.text[pid] + self._lm(context, word), word
         text, context = finished
         end = getattr(self.lm, "END", None)
         if isinstance(end, str):
             text += self._lm(context, end)
-        return text
+        return text, added
 
     def extend(self, pid: int, c: int) -> tuple[float, int, int, str | None] | None:
         """Return (text score, word state, word length, context) of `pid` + column `c`.
@@ -263,8 +325,8 @@ class _Search:
         ``beam_width``-th total (or below the margin), no later extension can enter.
         Prefixes that would not enter are not created.
         """
-        kids, text, last, info = self.kids, self.text, self.last, self.info
-        margin, extend = self.margin, self.extend
+        kids, text, last, info, ends = self.kids, self.text, self.last, self.info, self.ends
+        margin, extend, complete = self.margin, self.extend, self._complete
         best = [total for total, _, _ in scored[:beam_width]]  # scored is sorted, best first
         best.reverse()  # ascending: a valid min-heap
         full = len(best) >= beam_width
@@ -285,6 +347,7 @@ class _Search:
             kids.append({})
             text.append(ext[0])
             info.append((pid, ext[1], ext[2], ext[3]))
+            ends.append(complete(ext[1]))
             new_nb[child] = score
             scored.append((total, child, score))
             if total - margin > cut:
@@ -297,10 +360,15 @@ class _Search:
 
     def run(
         self, rows: list[list[float]], candidates: list[list[int]], beam_width: int
-    ) -> list[tuple[list[int], float]]:
-        """Search; return the final readings (columns) with their total scores, best first."""
+    ) -> list[tuple[tuple[int, ...], float]]:
+        """Search; return the final readings (alphabet labels, total score), best first.
+
+        Without duplicates; readings with score ``-inf`` are left out, so the list may be
+        empty (only without the out-of-vocabulary path).
+        """
         blank = len(rows[0]) - 1
         last, kids, text, margin = self.last, self.kids, self.text, self.margin
+        all_end = self.oov is not None  # with the OOV path, every prefix can end the line
         log1p, exp = math.log1p, math.exp
         # Beams, the best first: (id, log P(paths ending in blank), (.. in a character),
         # log P(all its paths) or None when not computed yet).
@@ -367,23 +435,70 @@ class _Search:
                 for total, pid, pnb in scored[:beam_width]
                 if total >= cut
             ]
-        final = []
-        partial = []
+            if not all_end:
+                self._keep_one_that_ends(beams, scored, new_b)
+        return self._final(beams)
+
+    def _keep_one_that_ends(
+        self,
+        beams: list[tuple[int, float, float, float | None]],
+        scored: list[tuple[float, int, float]],
+        new_b: dict[int, float],
+    ) -> None:
+        """Append to `beams` the best complete reading of `scored` if `beams` has none.
+
+        Without the out-of-vocabulary path, a beam full of unfinished words (prefixes of
+        long words) could leave no reading at the end of the line, or only completed ones;
+        one slot more keeps the best complete reading, however far below the others it is.
+        """
+        ends = self.ends
+        if any(ends[pid] for pid, _, _, _ in beams):
+            return
+        for total, pid, pnb in scored[len(beams) :]:
+            if total == NEG_INF:
+                return
+            if ends[pid]:
+                beams.append((pid, new_b.get(pid, NEG_INF), pnb, total - self.text[pid]))
+                return
+
+    def _final(
+        self, beams: list[tuple[int, float, float, float | None]]
+    ) -> list[tuple[tuple[int, ...], float]]:
+        """Return the readings of the last `beams` that can end the line (see :meth:`run`).
+
+        A completed reading is scored by the exact CTC likelihood of its whole labelling
+        (the forward algorithm): the added letters pay for the frames they would need, as
+        in a search that had kept every character; ``-inf`` when no path can hold them.
+        """
+        final: list[tuple[float, int, tuple[int, ...]]] = []
+        completed = []
         for pid, pb, pnb, _ in beams:
-            optical = lse(pb, pnb)
-            line_score = self._end_of_line(pid)
-            if line_score is None:
-                partial.append((optical + text[pid], pid))
+            ended = self._end_of_line(pid)
+            if ended is None:
+                continue
+            if ended[1]:
+                completed.append((pid, *ended))
             else:
-                final.append((optical + line_score, pid))
+                final.append((lse(pb, pnb) + ended[0], pid, ()))
+        if completed:
+            whole = [[*self._labels(pid), *added] for pid, _, added in completed]
+            optical = ctc_forward(self.logp, whole, self.trie.alphabet.blank).tolist()
+            for (pid, text, added), score in zip(completed, optical, strict=True):
+                final.append((score + text, pid, added))
         final.sort(reverse=True)
-        if not final:
-            final = sorted(partial, reverse=True)[:1]
-        out = []
-        for score, pid in final:
-            path = []
-            while pid > 0:
-                path.append(last[pid])
-                pid = self.info[pid][0]
-            out.append((path[::-1], score))
+        out, seen = [], set()
+        for score, pid, added in final:
+            labels = (*self._labels(pid), *added)
+            if score > NEG_INF and labels not in seen:  # a completion may also be read
+                seen.add(labels)
+                out.append((labels, score))
         return out
+
+    def _labels(self, pid: int) -> list[int]:
+        """Return the alphabet labels of prefix `pid`."""
+        label_of, last, info = self.label_of, self.last, self.info
+        path = []
+        while pid > 0:
+            path.append(label_of[last[pid]])
+            pid = info[pid][0]
+        return path[::-1]
