@@ -328,6 +328,10 @@ class TextReader(ABC):
         value = self.value(text) if text else None
         parsed_ok = not self.needs_value or not text or value is not None
         route: Route = self.routing.route(self.kind, confidence, text) if parsed_ok else "review"
+        if not all(math.isfinite(hyp.log_score) for hyp in hypotheses):
+            # a line the decoder found no possible reading for (e.g. no lexicon word fits
+            # with out-of-vocabulary words forbidden): never accepted, whatever calibration
+            confidence, route = 0.0, "review"
         return FieldResult(
             item.crop.name,
             text,

@@ -310,3 +310,20 @@ def test_template_hash_follows_the_definition_not_the_source(shipped):
     first = dataclasses.replace(template.fields[0], lines=template.fields[0].lines + 1)
     changed = dataclasses.replace(template, fields=(first, *template.fields[1:]))
     assert template_sha256(changed) != template_sha256(template)
+
+
+def test_a_line_with_no_possible_reading_goes_to_review_whatever_the_threshold():
+    """A decoder's empty ``-inf`` reading is never accepted, even with a threshold of 0."""
+    import math
+
+    from medocr.types import Hypothesis
+
+    class NoReading(PlainReader):
+        def decode(self, probs: FrameProbs) -> Hypothesis:
+            return Hypothesis(text="", log_score=-math.inf)
+
+    reader = NoReading(Routing(thresholds={"text": 0.0}), GEOMETRY)
+    result = reader.read(field("text", spell("ab")))
+    assert (result.text, result.confidence, result.route) == ("", 0.0, "review")
+    read = PlainReader(Routing(thresholds={"text": 0.0}), GEOMETRY).read(field("text", spell("ab")))
+    assert read.route == "accept"  # the same field, read, passes that threshold
