@@ -96,17 +96,9 @@ def evaluate_certificates(
     run = EvaluationRun()
     for done, path in enumerate(images, 1):
         truth = truth_texts(json.loads(path.with_suffix(".json").read_text("utf-8")))
-        start = time.perf_counter()
-        try:
-            result = pipeline.read(path)[0]
-        except Exception as exc:  # noqa: BLE001 - a failed page counts, the run goes on
-            run.errors.append(f"{path}: {type(exc).__name__}: {exc}")
+        result = _timed_read(run, str(path), lambda p=path: pipeline.read(p)[0])
+        if result is None:
             continue
-        finally:
-            run.seconds += time.perf_counter() - start
-        run.units += 1
-        for stage, seconds in result.timings.items():
-            run.stages[stage] = run.stages.get(stage, 0.0) + seconds
         for item in result.fields:
             expected = truth.get(item.name, "")
             run.outcomes.append(FieldOutcome(
@@ -118,6 +110,22 @@ def evaluate_certificates(
         if progress is not None:
             progress(done, len(images))
     return run
+
+
+def _timed_read(run: EvaluationRun, name: str, read: Callable[[], Any]) -> Any:
+    """Read one page into `run`'s time, units and stage totals; None (error kept) if it fails."""
+    start = time.perf_counter()
+    try:
+        result = read()
+    except Exception as exc:  # noqa: BLE001 - a failed page counts, the run goes on
+        run.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        return None
+    finally:
+        run.seconds += time.perf_counter() - start
+    run.units += 1
+    for stage, seconds in result.timings.items():
+        run.stages[stage] = run.stages.get(stage, 0.0) + seconds
+    return result
 
 
 def _line_batches(path: Path, limit: int | None, size: int = 64) -> Iterator[list[Any]]:
@@ -206,7 +214,8 @@ def evaluate_corrections(
     medocr.review.ReviewError
         Not a results database, or no correction giving a text in it.
     """
-    from medocr.review.training import load_page, read_operator_truth
+    from medocr.review.store import load_page
+    from medocr.review.training import read_operator_truth
 
     truth = read_operator_truth(db)
     pages = list(truth.pages().items())
@@ -214,17 +223,10 @@ def evaluate_corrections(
     run = EvaluationRun()
     for done, ((path, page_index), corrections) in enumerate(pages, 1):
         document, source = f"{path}#{page_index}", truth.source(path, images)
-        start = time.perf_counter()
-        try:
-            result = pipeline.read_page(load_page(source, page_index))
-        except Exception as exc:  # noqa: BLE001 - a failed page counts, the run goes on
-            run.errors.append(f"{document}: {type(exc).__name__}: {exc}")
+        read = lambda s=source, i=page_index: pipeline.read_page(load_page(s, i))  # noqa: E731
+        result = _timed_read(run, document, read)
+        if result is None:
             continue
-        finally:
-            run.seconds += time.perf_counter() - start
-        run.units += 1
-        for stage, seconds in result.timings.items():
-            run.stages[stage] = run.stages.get(stage, 0.0) + seconds
         decided = {c.name: c.text for c in corrections}
         for item in result.fields:
             if item.name not in decided:

@@ -44,6 +44,8 @@ class PageCache:
         ------
         medocr.errors.InputError
             The scan cannot be read any more.
+        medocr.review.ReviewError
+            The scan is not there any more, or has no such page.
         """
         key = (str(path), page_index)
         with self._lock:
@@ -59,10 +61,9 @@ class PageCache:
 
 
 def _decode(path: Path, page_index: int) -> np.ndarray:
-    from medocr.io import read_image, read_pages
+    from medocr.review.store import load_page
 
-    page = read_image(path) if page_index == 0 else read_pages(path)[page_index]
-    image = page.image
+    image = load_page(path, page_index).image
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     return image

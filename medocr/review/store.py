@@ -32,11 +32,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from medocr.errors import MedocrError
+from medocr.types import Page
 
 CORRECTIONS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS corrections (
@@ -493,6 +495,26 @@ def latest_corrections(db_path: str | Path) -> dict[FieldKey, Correction]:
         The file is not a medocr results database.
     """
     path = Path(db_path)
+    with read_only(path) as connection:
+        tables = _table_names(connection)
+        if "fields" not in tables:
+            raise ReviewError(f"{path}: not a medocr results database (no fields table)")
+        if "corrections" not in tables:
+            return {}
+        rows = connection.execute("SELECT * FROM corrections ORDER BY id").fetchall()
+    return {c.key: c for c in map(_correction, rows)}
+
+
+@contextmanager
+def read_only(db: str | Path) -> Iterator[sqlite3.Connection]:
+    """Open a results database read only (the file is never written).
+
+    Raises
+    ------
+    ReviewError
+        The file is missing or cannot be opened.
+    """
+    path = Path(db)
     if not path.is_file():
         raise ReviewError(f"{path}: no such results database")
     try:
@@ -500,17 +522,36 @@ def latest_corrections(db_path: str | Path) -> dict[FieldKey, Correction]:
     except sqlite3.Error as exc:
         raise ReviewError(f"{path}: cannot open the results database ({exc})") from exc
     try:
-        tables = _table_names(connection)
-        if "fields" not in tables:
-            raise ReviewError(f"{path}: not a medocr results database (no fields table)")
-        if "corrections" not in tables:
-            return {}
-        rows = connection.execute("SELECT * FROM corrections ORDER BY id").fetchall()
+        yield connection
     except sqlite3.DatabaseError as exc:
         raise ReviewError(f"{path}: not a medocr results database ({exc})") from exc
     finally:
         connection.close()
-    return {c.key: c for c in map(_correction, rows)}
+
+
+def load_page(source: Path, page_index: int) -> Page:
+    """Page `page_index` of a scan, read as the batch read it.
+
+    Raises
+    ------
+    ReviewError
+        The scan is not there any more, or has no such page.
+    medocr.errors.InputError
+        The scan cannot be read.
+    """
+    from medocr.io import read_image, read_pages
+
+    if not source.is_file():
+        raise ReviewError(
+            f"{source}: the scan is not there any more (pass the folder the batch read with "
+            "--images)"
+        )
+    if page_index == 0:
+        return read_image(source)
+    pages = read_pages(source)
+    if page_index >= len(pages):
+        raise ReviewError(f"{source}: has {len(pages)} pages, no page {page_index}")
+    return pages[page_index]
 
 
 def iter_corrections(corrections: dict[FieldKey, Correction]) -> Iterator[Correction]:

@@ -30,8 +30,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,8 +44,9 @@ from medocr.review.store import (
     ReviewError,
     iter_corrections,
     latest_corrections,
+    load_page,
+    read_only,
 )
-from medocr.types import Page
 
 #: Why a corrected field gives no training line.
 SKIP_REASONS = (
@@ -59,30 +59,6 @@ SKIP_REASONS = (
 
 
 # --- the operators' truth, read only -------------------------------------------------------
-
-
-@contextmanager
-def read_only(db: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
-    """Open a results database read only (the file is never written).
-
-    Raises
-    ------
-    ReviewError
-        The file is missing or cannot be opened.
-    """
-    path = Path(db)
-    if not path.is_file():
-        raise ReviewError(f"{path}: no such results database")
-    try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise ReviewError(f"{path}: cannot open the results database ({exc})") from exc
-    try:
-        yield connection
-    except sqlite3.DatabaseError as exc:
-        raise ReviewError(f"{path}: not a medocr results database ({exc})") from exc
-    finally:
-        connection.close()
 
 
 @dataclass(frozen=True)
@@ -163,31 +139,6 @@ def read_operator_truth(db: str | os.PathLike[str]) -> OperatorTruth:
         config = None
     input_dir = Path(meta["input_dir"]) if meta.get("input_dir") else None
     return OperatorTruth(path, corrections, illegible, kinds, input_dir, config)
-
-
-def load_page(source: Path, page_index: int) -> Page:
-    """Page `page_index` of a scan, read as the batch read it.
-
-    Raises
-    ------
-    ReviewError
-        The scan is not there any more, or has no such page.
-    medocr.errors.InputError
-        The scan cannot be read.
-    """
-    from medocr.io import read_image, read_pages
-
-    if not source.is_file():
-        raise ReviewError(
-            f"{source}: the scan is not there any more (pass the folder the batch read with "
-            "--images)"
-        )
-    if page_index == 0:
-        return read_image(source)
-    pages = read_pages(source)
-    if page_index >= len(pages):
-        raise ReviewError(f"{source}: has {len(pages)} pages, no page {page_index}")
-    return pages[page_index]
 
 
 # --- lines -----------------------------------------------------------------------------------
