@@ -41,6 +41,7 @@ import numpy as np
 from medocr.config import CAUSE_DECODERS, DEFAULT_THRESHOLDS, PipelineConfig
 from medocr.types import (
     Box,
+    EncodedLine,
     FieldCrop,
     FieldResult,
     FrameProbs,
@@ -71,8 +72,10 @@ class FieldInput:
         The field's pixels (a checkbox reader looks at these only).
     lines : tuple of LineImage
         The handwritten lines found in the field, top to bottom; empty when none was found.
-    probs : tuple of FrameProbs
-        The recognizer's ``(T, C)`` frame probabilities of each line (same order).
+    probs : tuple of FrameProbs or EncodedLine
+        The recognizer's output for each line (same order): ``(T, C)`` frame
+        probabilities from a CTC recognizer, or the encoded line an attention recognizer
+        gives (readers decode either with their family's decoders).
     ink_pixels : int
         Handwriting pixels found in the field (>= 0): how sure an empty reading is.
 
@@ -84,7 +87,7 @@ class FieldInput:
 
     crop: FieldCrop
     lines: tuple[LineImage, ...] = ()
-    probs: tuple[FrameProbs, ...] = ()
+    probs: tuple[FrameProbs | EncodedLine, ...] = ()
     ink_pixels: int = 0
 
     def __post_init__(self) -> None:
@@ -268,8 +271,8 @@ class TextReader(ABC):
         self.empty_ink = empty_ink
 
     @abstractmethod
-    def decode(self, probs: FrameProbs) -> Hypothesis:
-        """Read one line from its ``(T, C)`` frame probabilities."""
+    def decode(self, probs: FrameProbs | EncodedLine) -> Hypothesis:
+        """Read one line from its frame probabilities (CTC) or its encoding (attention)."""
 
     @abstractmethod
     def decoder_settings(self) -> dict[str, Any]:
@@ -372,10 +375,12 @@ class PlainReader(TextReader):
         self.beam_width = beam_width
         self.n_best = n_best
 
-    def decode(self, probs: FrameProbs) -> Hypothesis:
-        """Prefix beam search (:func:`medocr.decode.beam_search`)."""
-        from medocr.decode import beam_search
+    def decode(self, probs: FrameProbs | EncodedLine) -> Hypothesis:
+        """Prefix beam search (:func:`medocr.decode.beam_search`, or its attention twin)."""
+        from medocr.decode import attention_beam_search, beam_search
 
+        if isinstance(probs, EncodedLine):
+            return attention_beam_search(probs, self.beam_width, self.n_best)
         return beam_search(probs, self.beam_width, self.n_best)
 
     def decoder_settings(self) -> dict[str, Any]:
@@ -438,16 +443,40 @@ class CauseReader(TextReader):
         self.lm_weight = lm_weight
         self.oov_penalty = oov_penalty
 
-    def decode(self, probs: FrameProbs) -> Hypothesis:
-        """Read a cause line with the chosen decoder."""
+    def decode(self, probs: FrameProbs | EncodedLine) -> Hypothesis:
+        """Read a cause line with the chosen decoder (of the line's recognizer family)."""
         from medocr.decode import beam_search, greedy, word_beam_search
 
+        if isinstance(probs, EncodedLine):
+            return self._decode_encoded(probs)
         if self.decoder == "greedy":
             return greedy(probs)
         if self.decoder == "beam":
             return beam_search(probs, self.beam_width, self.n_best)
         return word_beam_search(
             probs,
+            self.lexicon,
+            self.beam_width,
+            lm=self.lm,
+            lm_weight=self.lm_weight,
+            oov_penalty=self.oov_penalty,
+            n_best=self.n_best,
+        )
+
+    def _decode_encoded(self, line: EncodedLine) -> Hypothesis:
+        """Read an encoded line with the attention twin of the chosen decoder."""
+        from medocr.decode import (
+            attention_beam_search,
+            attention_greedy,
+            attention_word_beam_search,
+        )
+
+        if self.decoder == "greedy":
+            return attention_greedy(line)
+        if self.decoder == "beam":
+            return attention_beam_search(line, self.beam_width, self.n_best)
+        return attention_word_beam_search(
+            line,
             self.lexicon,
             self.beam_width,
             lm=self.lm,
@@ -515,14 +544,25 @@ class GrammarReader(TextReader):
         self.beam_width = beam_width
         self.n_best = n_best
 
-    def decode(self, probs: FrameProbs) -> Hypothesis:
-        """Return the likeliest grammar spelling, or the beam's reading when far likelier."""
+    def decode(self, probs: FrameProbs | EncodedLine) -> Hypothesis:
+        """Return the likeliest grammar spelling, or the beam's reading when far likelier.
+
+        Candidates are ranked by CTC likelihood, or by the attention decoder's sequence
+        log-likelihood for an encoded line (same natural-log scale as its beam's scores).
+        """
         from rapidfuzz import process
         from rapidfuzz.distance import Levenshtein
 
-        from medocr.decode import beam_search, closed_list
+        from medocr.decode import (
+            attention_beam_search,
+            attention_closed_list,
+            beam_search,
+            closed_list,
+        )
 
-        beam = beam_search(probs, self.beam_width, self.n_best)
+        encoded = isinstance(probs, EncodedLine)
+        search = attention_beam_search if encoded else beam_search
+        beam = search(probs, self.beam_width, self.n_best)
         readings = [beam.text, *(text for text, _ in beam.alternatives)]
         values: dict[str, None] = dict.fromkeys(t for t in readings if t and self.parse(t))
         for text in readings[:2]:
@@ -533,7 +573,8 @@ class GrammarReader(TextReader):
             values.update(dict.fromkeys(value for value, _, _ in nearest))
         if not values:
             return beam
-        ranked = closed_list(probs, list(values), n_best=len(values), skip_unknown=True)
+        rank = attention_closed_list if encoded else closed_list
+        ranked = rank(probs, list(values), n_best=len(values), skip_unknown=True)
         if ranked.log_score < beam.log_score - OUT_OF_GRAMMAR_NATS:
             return beam
         return ranked

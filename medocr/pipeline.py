@@ -52,6 +52,7 @@ from medocr.fields import hypothesis_confidence as hypothesis_confidence  # re-e
 from medocr.types import (
     FIELD_KINDS,
     CertificateResult,
+    EncodedLine,
     FieldCrop,
     FieldResult,
     FrameProbs,
@@ -73,7 +74,7 @@ class _Field:
     n_lines: int
     lines: list[LineImage]
     ink_pixels: int
-    probs: list[FrameProbs]
+    probs: list[FrameProbs | EncodedLine]
     error: str | None = None
 
 
@@ -114,10 +115,10 @@ class Pipeline:
 
     @cached_property
     def recognizer(self) -> Any:
-        """The line recognizer (:class:`medocr.recognize.runtime.Recognizer`)."""
-        from medocr.recognize.runtime import Recognizer
+        """The line recognizer, of either family (``runtime.load_recognizer``)."""
+        from medocr.recognize.runtime import load_recognizer
 
-        return Recognizer.load(self.config.model, backend=self.config.backend)
+        return load_recognizer(self.config.model, backend=self.config.backend)
 
     @cached_property
     def lexicon(self) -> Any:

@@ -11,7 +11,7 @@ shape), so the image-carrying types take the image back in ``from_dict(data, ima
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -310,6 +310,73 @@ class FrameProbs:
         return cls(
             np.asarray(data["probs"], dtype=np.float32), Alphabet.from_dict(data["alphabet"])
         )
+
+
+class DecoderStep(Protocol):
+    """One step of an attention decoder, over a batch of prefixes (no state kept).
+
+    Called as ``step(memory, frame_mask, tokens)`` with
+
+    - ``memory``: float32 ``(K, T, D)`` encoder states of the line (repeated per prefix);
+    - ``frame_mask``: float32 ``(K, T)``, 1 for the line's frames, 0 for padding;
+    - ``tokens``: int32 ``(K, L)`` prefixes, each starting with the start token
+      (``alphabet.num_classes``), then character ids;
+
+    it returns ``(log_probs, attention)``: float32 ``(K, V)`` natural-log probabilities of
+    the next token (``V = alphabet.num_classes``: the characters, then end-of-sequence at
+    index ``V - 1``, where a CTC alphabet has its blank) and float32 ``(K, T)`` attention
+    weights of the last position over the frames (each row sums to 1).
+    """
+
+    def __call__(
+        self, memory: np.ndarray, frame_mask: np.ndarray, tokens: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the next-token log-probabilities and the attention (see the class)."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedLine:
+    """An attention recognizer's encoding of one line: what its decoders search.
+
+    The attention family's counterpart of :class:`FrameProbs`: instead of per-frame
+    probabilities it carries the encoder's states and the decoder step that reads them
+    (:mod:`medocr.decode.seq2seq` searches it: greedy, beam, lexicon beam, closed list).
+
+    Parameters
+    ----------
+    memory : numpy.ndarray
+        float32 ``(T, D)`` encoder states, one per frame (4 input pixels per frame).
+    alphabet : Alphabet
+        Output characters; token ``alphabet.num_classes - 1`` is end-of-sequence and
+        ``alphabet.num_classes`` the start token (input only).
+    step : DecoderStep
+        The recognizer's decoder step.
+    max_length : int
+        Most characters a reading of this line may have (the search stops there).
+    """
+
+    memory: np.ndarray
+    alphabet: Alphabet
+    step: DecoderStep
+    max_length: int
+
+    def __post_init__(self) -> None:
+        memory = self.memory
+        if not isinstance(memory, np.ndarray) or memory.ndim != 2 or memory.dtype != np.float32:
+            raise TypeError("EncodedLine.memory must be a float32 array of shape (T, D)")
+        if self.max_length < 0:
+            raise ValueError(f"EncodedLine.max_length must be >= 0, got {self.max_length}")
+
+    @property
+    def end(self) -> int:
+        """The end-of-sequence token id (``alphabet.num_classes - 1``)."""
+        return self.alphabet.num_classes - 1
+
+    @property
+    def start(self) -> int:
+        """The start token id (``alphabet.num_classes``)."""
+        return self.alphabet.num_classes
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,10 @@ def add_parser(subparsers: Any) -> None:
     models = train.add_subparsers(dest="train_command", metavar="MODEL", required=True)
     recognizer = models.add_parser(
         "recognizer",
-        help="train or fine-tune the CRNN line recognizer (CTC)",
-        description="Train the CRNN on a weighted mix of JSONL line sets. Checkpoints every "
+        help="train or fine-tune a line recognizer (CTC CRNN or attention)",
+        description="Train a line recognizer (--arch crnn: the CTC CRNN, the default; "
+        "--arch attention: the attention encoder-decoder, whose encoder --init can start "
+        "from a CRNN bundle) on a weighted mix of JSONL line sets. Checkpoints every "
         "epoch in OUT/checkpoint (rerun the same command to resume), best model "
         "as a bundle in OUT/best, curves in OUT/results.json, TensorBoard logs in "
         "OUT/logs. Early stopping on the mean validation CER.",
@@ -35,7 +37,25 @@ def add_parser(subparsers: Any) -> None:
         "--preset",
         default="small",
         choices=("tiny", "small", "large"),
-        help="model size (default small, for CPU)",
+        help="model size (default small, for CPU; attention has tiny and small)",
+    )
+    recognizer.add_argument(
+        "--arch",
+        default="crnn",
+        choices=("crnn", "attention"),
+        help="recognizer family (default crnn)",
+    )
+    recognizer.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="wall-clock budget: stop (validated, checkpointed) once it is spent",
+    )
+    recognizer.add_argument(
+        "--label-smoothing",
+        type=float,
+        default=0.1,
+        help="attention only: label smoothing of the cross-entropy (default 0.1)",
     )
     recognizer.add_argument("--height", type=int, default=48, help="input height (default 48)")
     recognizer.add_argument("--batch-size", type=int, default=32)
@@ -83,6 +103,9 @@ def _cmd_train_recognizer(args: argparse.Namespace) -> int:
         init=args.init,
         max_val_lines=args.max_val_lines,
         strategy=args.strategy,
+        arch=args.arch,
+        minutes=args.minutes,
+        label_smoothing=args.label_smoothing,
         notes={"command": "medocr " + " ".join(sys.argv[1:])},
     )
     results = Trainer(config).run()

@@ -8,6 +8,7 @@ alternatives, per-character frame spans and confidences, words with their lexico
 - :func:`word_beam_search`: beam search whose words come from a lexicon, optionally
   scored by a word bigram model, with a controlled out-of-vocabulary path;
 - :func:`closed_list`: the field is one of a few values, ranked by exact CTC likelihood;
+- ``attention_*`` (:mod:`~medocr.decode.seq2seq`): the same four over an ``EncodedLine``;
 - :func:`lexicon_search`: segmentation path, ``(N, C)`` character probabilities to the
   nearest lexicon words by probability-weighted edit distance.
 
@@ -26,6 +27,13 @@ from medocr.decode.beam import beam_search
 from medocr.decode.closed import closed_list, ctc_log_likelihood
 from medocr.decode.correct import lexicon_search
 from medocr.decode.greedy import greedy
+from medocr.decode.seq2seq import (
+    attention_beam_search,
+    attention_closed_list,
+    attention_greedy,
+    attention_log_likelihood,
+    attention_word_beam_search,
+)
 from medocr.decode.trie import LexiconTrie, clear_trie_cache, get_trie, surface_forms
 from medocr.decode.wordbeam import DEFAULT_LM_WEIGHT, DEFAULT_OOV_PENALTY, word_beam_search
 
@@ -36,6 +44,11 @@ __all__ = [
     "LexiconLike",
     "LexiconTrie",
     "WordSource",
+    "attention_beam_search",
+    "attention_closed_list",
+    "attention_greedy",
+    "attention_log_likelihood",
+    "attention_word_beam_search",
     "beam_search",
     "check_frame_probs",
     "clear_trie_cache",

@@ -100,9 +100,34 @@ def build_model(config: CRNNConfig) -> Any:
     import keras
     from keras import layers
 
+    image = keras.Input(shape=(config.height, None, 1), name="image")
+    x = line_features(image, config)
+    logits = layers.Dense(config.num_classes, name="logits")(x)
+    return keras.Model(image, logits, name="crnn")
+
+
+def line_features(image: Any, config: Any) -> Any:
+    """Build the CRNN's body: convolutions, projection and 2 BiLSTMs, as Keras functional layers.
+
+    Shared by the CTC model and the attention encoder (:mod:`medocr.recognize.attention`),
+    with the same layer names, so that one's weights can start the other.
+
+    Parameters
+    ----------
+    image : KerasTensor
+        ``(B, height, W, 1)`` ink.
+    config : CRNNConfig or AttentionConfig
+        Anything with ``height``, ``filters``, ``dense``, ``lstm`` and ``dropout``.
+
+    Returns
+    -------
+    KerasTensor
+        ``(B, ceil(W / 4), 2 * lstm)`` frame features.
+    """
+    from keras import layers
+
     if config.height % HEIGHT_REDUCTION:
         raise ValueError(f"height {config.height} is not a multiple of {HEIGHT_REDUCTION}")
-    image = keras.Input(shape=(config.height, None, 1), name="image")
     x = image
     pools = ((2, 2), (2, 2), None, (2, 1), (2, 1))
     for index, (channels, pool) in enumerate(zip(config.filters, pools, strict=True)):
@@ -120,8 +145,7 @@ def build_model(config: CRNNConfig) -> Any:
         lstm = layers.LSTM(config.lstm, return_sequences=True, name=f"lstm{index}")
         x = layers.Bidirectional(lstm, name=f"bilstm{index}")(x)
         x = layers.Dropout(config.dropout, name=f"drop{index + 1}")(x)
-    logits = layers.Dense(config.num_classes, name="logits")(x)
-    return keras.Model(image, logits, name="crnn")
+    return x
 
 
 def prepare_line(image: np.ndarray, height: int) -> np.ndarray:

@@ -117,6 +117,11 @@ class Recognizer:
         ref = f"{self.meta.get('name', 'crnn')}@{self.meta.get('version', 'dev')}"
         return f"{ref}+{self.digest[:12]}" if self.digest else ref
 
+    @property
+    def family(self) -> str:
+        """``ctc``: the decoders this recognizer's output needs."""
+        return "ctc"
+
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_MODEL, *, backend: str = "auto") -> Recognizer:
         """Load a bundle by path or shipped name, verifying its files.
@@ -215,6 +220,43 @@ class Recognizer:
                     np.ascontiguousarray(probs[row, :frames]), self.alphabet
                 )
         return [r for r in results if r is not None]
+
+
+def load_recognizer(name_or_path: str | Path = DEFAULT_MODEL, *, backend: str = "auto") -> Any:
+    """Load a line recognizer bundle of either family, as its ``meta.json`` kind says.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        Bundle folder, or the name of a shipped bundle.
+    backend : {"auto", "tensorflow", "onnx"}
+        As :meth:`Recognizer.load` (the attention family runs on TensorFlow only).
+
+    Returns
+    -------
+    Recognizer or AttentionRecognizer
+        ``kind`` ``crnn-ctc`` gives a :class:`Recognizer` (frame probabilities for the CTC
+        decoders), ``attention-seq2seq`` an
+        :class:`~medocr.recognize.attention_runtime.AttentionRecognizer` (encoded lines
+        for the sequence decoders).
+
+    Raises
+    ------
+    ModelError
+        Missing, altered or foreign bundle, or one of another kind.
+    """
+    from medocr.recognize import attention_runtime
+
+    folder = resolve(name_or_path)
+    kind = open_bundle(folder).meta.get("kind")
+    if kind == KIND:
+        return Recognizer.load(folder, backend=backend)
+    if kind == attention_runtime.KIND:
+        return attention_runtime.AttentionRecognizer.load(folder, backend=backend)
+    raise ModelError(
+        f"{folder}: bundle kind {kind!r} is not a line recognizer "
+        f"({KIND!r} or {attention_runtime.KIND!r})"
+    )
 
 
 def _contract(folder: Path, meta: dict[str, Any]) -> tuple[Alphabet, CRNNConfig]:

@@ -28,6 +28,8 @@ from medocr.recognize.alphabet import Alphabet, build_alphabet
 from medocr.recognize.crnn import frame_count, softmax, start_model
 
 RESULTS = "results.json"
+#: Recognizer families a run can train: the CTC CRNN, the attention encoder-decoder.
+ARCHES = ("crnn", "attention")
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,14 @@ class TrainConfig:
     min_char_count: int = 2
     extra_chars: str = ""
     strategy: str | None = None
+    arch: str = "crnn"
+    minutes: float | None = None
+    label_smoothing: float = 0.1
     notes: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHES:
+            raise MedocrError(f"unknown arch {self.arch!r}: choose one of {', '.join(ARCHES)}")
 
 
 def _strategy(name: str | None) -> Any:
@@ -108,13 +117,15 @@ class Trainer:
 
     # ----- data -------------------------------------------------------------------------
     def _load_sources(self) -> None:
-        from medocr.recognize.runtime import Recognizer
+        from medocr.recognize.runtime import load_recognizer
 
         cfg = self.config
         self.train_sets = [read_line_set(s.train, s.name) for s in cfg.sources]
         self.val_sets = {s.name: read_line_set(s.val, s.name) for s in cfg.sources if s.val}
         texts = [r.text for ls in self.train_sets for r in ls.records]
-        self.base = Recognizer.load(cfg.init, backend="tensorflow") if cfg.init else None
+        self.base = load_recognizer(cfg.init, backend="tensorflow") if cfg.init else None
+        if self.base is not None and cfg.arch == "crnn" and self.base.family != "ctc":
+            raise MedocrError(f"--init {cfg.init}: an attention bundle cannot start a CRNN")
         if self.base is not None and self.base.config.height != cfg.height:
             print(
                 f"train: using the height of {cfg.init} ({self.base.config.height} px)",
@@ -164,8 +175,11 @@ class Trainer:
 
     # ----- model ------------------------------------------------------------------------
     def _model(self) -> Any:
+        from medocr.recognize import attention
+
         cfg = self.config
-        model, self.model_config = start_model(
+        start = attention.start_model if cfg.arch == "attention" else start_model
+        model, self.model_config = start(
             cfg.preset, cfg.height, self.alphabet.num_classes, self.base
         )
         return model
@@ -189,13 +203,17 @@ class Trainer:
         manager = tf.train.CheckpointManager(checkpoint, str(self.out / "checkpoint"), 2)
         results = self._resume(manager, checkpoint)
         optimizer.learning_rate.assign(results["learning_rate"])
-        step = _train_step(model, optimizer, strategy)
+        step = self._train_step(model, optimizer, strategy)
         data = iter(strategy.experimental_distribute_dataset(self._train_data(results["epoch"])))
         writer = tf.summary.create_file_writer(str(self.out / "logs"))
         self._announce(model, results)
+        deadline = time.perf_counter() + cfg.minutes * 60 if cfg.minutes else None
         while results["epoch"] < cfg.epochs and not results["stopped_early"]:
+            if deadline is not None and time.perf_counter() >= deadline:
+                print(f"train: the {cfg.minutes:g}-minute budget is spent", file=sys.stderr)
+                break
             epoch = results["epoch"] + 1
-            loss, seconds, lines = self._epoch(step, data, epoch, strategy)
+            loss, seconds, lines = self._epoch(step, data, epoch, strategy, deadline)
             val = {name: self.validate(model, enc) for name, enc in self.val_encoded.items()}
             self._record(results, epoch, loss, lines / seconds, val, optimizer)
             with writer.as_default(step=epoch):
@@ -263,10 +281,22 @@ class Trainer:
             file=sys.stderr,
         )
 
-    def _epoch(self, step: Any, data: Any, epoch: int, strategy: Any) -> tuple[float, float, int]:
+    def _train_step(self, model: Any, optimizer: Any, strategy: Any) -> Any:
+        if self.config.arch == "attention":
+            return _attention_train_step(
+                model, optimizer, strategy, self.model_config, self.config.label_smoothing
+            )
+        return _train_step(model, optimizer, strategy)
+
+    def _epoch(
+        self, step: Any, data: Any, epoch: int, strategy: Any, deadline: float | None = None
+    ) -> tuple[float, float, int]:
+        """One epoch of `steps_per_epoch` steps (cut short at the `deadline`, if any)."""
         cfg = self.config
         losses, lines, began = [], 0, time.perf_counter()
         for index in range(cfg.steps_per_epoch):
+            if deadline is not None and index and time.perf_counter() >= deadline:
+                break
             images, widths, labels = next(data)
             losses.append(float(step(images, widths, labels)))
             per_replica = strategy.run(_batch_size, args=(widths,))
@@ -287,6 +317,8 @@ class Trainer:
         from medocr.evaluate.metrics import cer
         from medocr.recognize.runtime import Recognizer
 
+        if self.config.arch == "attention":
+            return self._validate_attention(model, encoded)
         if self._reader is None or self._reader.model is not model:  # traced once per model
             self._reader = Recognizer(model, self.alphabet, self.model_config, {})
         truths, guesses = [], []
@@ -296,6 +328,25 @@ class Trainer:
             frames = np.asarray(frame_count(widths.numpy()))
             for row in range(probs.shape[0]):
                 guesses.append(_greedy_text(probs[row, : frames[row]], self.alphabet))
+                truths.append(self.alphabet.decode([i for i in labels[row].numpy() if i >= 0]))
+        return cer(truths, guesses)
+
+    def _validate_attention(self, model: Any, encoded: EncodedLines) -> float:
+        """Greedy CER of an attention model (batched greedy decoding)."""
+        from medocr.evaluate.metrics import cer
+        from medocr.recognize.attention import frame_masks, greedy_tokens, memory_frames
+        from medocr.recognize.attention_runtime import AttentionRecognizer
+
+        if self._reader is None or self._reader.model is not model:  # traced once per model
+            self._reader = AttentionRecognizer(model, self.alphabet, self.model_config, {})
+        truths, guesses = [], []
+        for images, widths, labels in line_dataset(encoded, self.config.height, 64, training=False):
+            memory = self._reader.encode(images.numpy())
+            mask = frame_masks(memory_frames(widths.numpy()), memory.shape[1])
+            for row, tokens in enumerate(
+                greedy_tokens(self._reader.step, memory, mask, self.model_config)
+            ):
+                guesses.append(self.alphabet.decode(tokens))
                 truths.append(self.alphabet.decode([i for i in labels[row].numpy() if i >= 0]))
         return cer(truths, guesses)
 
@@ -336,6 +387,7 @@ class Trainer:
         )
 
     def _save_best(self, model: Any, results: dict[str, Any]) -> None:
+        from medocr.recognize.attention_runtime import save_attention
         from medocr.recognize.runtime import save_recognizer
 
         best = results["history"][-1]
@@ -345,7 +397,8 @@ class Trainer:
             "epoch": best["epoch"],
             "command": self.config.notes.get("command", ""),
         }
-        save_recognizer(
+        save = save_attention if self.config.arch == "attention" else save_recognizer
+        save(
             self.out / "best",
             model,
             self.alphabet,
@@ -412,6 +465,41 @@ def _train_step(model: Any, optimizer: Any, strategy: Any) -> Any:
         grads = tape.gradient(loss, model.trainable_variables)
         # a sample CTC cannot align must not poison the weights
         grads = [tf.where(tf.math.is_finite(g), g, tf.zeros_like(g)) for g in grads]
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    @tf.function(reduce_retracing=True)
+    def step(images: Any, widths: Any, labels: Any) -> Any:
+        per_replica = strategy.run(one, args=(images, widths, labels))
+        return strategy.reduce("MEAN", per_replica, axis=None)
+
+    return step
+
+
+def _attention_train_step(
+    model: Any, optimizer: Any, strategy: Any, config: Any, smoothing: float
+) -> Any:
+    """Teacher-forced step: labels ``(B, L)`` padded with -1 become decoder inputs/targets."""
+    import tensorflow as tf
+
+    from medocr.recognize.attention import loss_fn
+
+    loss_of = loss_fn(config.num_classes, smoothing)
+
+    def one(images: Any, widths: Any, labels: Any) -> Any:
+        batch = tf.shape(labels)[0]
+        lengths = tf.reduce_sum(tf.cast(labels >= 0, tf.int32), axis=1)
+        padded = tf.concat([labels, -tf.ones([batch, 1], labels.dtype)], axis=1)
+        at_end = tf.range(tf.shape(padded)[1])[None, :] == lengths[:, None]
+        targets = tf.where(at_end, tf.cast(config.end, labels.dtype), padded)
+        start = tf.fill([batch, 1], tf.cast(config.start, labels.dtype))
+        tokens = tf.cast(tf.concat([start, tf.maximum(labels, 0)], axis=1), tf.int32)
+        total = frame_count(tf.shape(images)[2])
+        mask = tf.sequence_mask(frame_count(widths), total, tf.float32)
+        with tf.GradientTape() as tape:
+            logits = model([images, mask, tokens], training=True)
+            loss = tf.reduce_mean(loss_of(targets, logits))
+        grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 

@@ -1,0 +1,318 @@
+"""Load an attention recognizer bundle; encode line images into :class:`~medocr.types.EncodedLine`.
+
+An attention bundle (kind ``attention-seq2seq``) holds ``model.keras`` (the training
+model of :func:`medocr.recognize.attention.build_model`, loaded with ``safe_mode=True``)
+and ``meta.json`` (alphabet, input height, normalisation, architecture, training summary,
+metrics). :class:`AttentionRecognizer` runs the encoder once per batch of lines and
+hands each line's memory to the decoders of :mod:`medocr.decode.seq2seq` with its
+decoder step (a traced TensorFlow function: one graph for every shape).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medocr.bundles import open_bundle, resolve, write_bundle
+from medocr.errors import ModelError
+from medocr.recognize.attention import (
+    AttentionConfig,
+    frame_masks,
+    greedy_tokens,
+    memory_frames,
+    register_layers,
+    split_model,
+)
+from medocr.recognize.crnn import pad_batch, prepare_line
+from medocr.text import Alphabet
+from medocr.types import EncodedLine
+
+KIND = "attention-seq2seq"
+NORMALISATION = (
+    "ink = 1 - gray / 255 (paper 0, ink 1), resized to height keeping aspect, "
+    "padded on the right with 0"
+)
+
+
+def save_attention(
+    folder: str | Path,
+    model: Any,
+    alphabet: Alphabet,
+    config: AttentionConfig,
+    *,
+    training: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write an attention recognizer bundle (replacing `folder` atomically).
+
+    Parameters
+    ----------
+    folder : str or Path
+        Destination folder.
+    model : keras.Model
+        The training model (:func:`medocr.recognize.attention.build_model`).
+    alphabet : Alphabet
+        Its characters (end-of-sequence last).
+    config : AttentionConfig
+        Its architecture.
+    training, metrics : dict, optional
+        Training summary and measured metrics.
+
+    Returns
+    -------
+    dict
+        The metadata written.
+    """
+    return write_bundle(
+        folder,
+        KIND,
+        lambda staging: model.save(staging / "model.keras"),
+        {
+            "alphabet": alphabet.to_dict(),
+            "input_height": config.height,
+            "normalisation": NORMALISATION,
+            "architecture": config.to_dict(),
+            "parameters": int(model.count_params()),
+            "tokens": "characters, then end-of-sequence (index len(chars)); start token "
+            "len(chars) + 1 (decoder input only)",
+            "training": training or {},
+            "metrics": metrics or {},
+        },
+    )
+
+
+@dataclass(eq=False)
+class AttentionRecognizer:
+    """A loaded attention line recognizer.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The training model; its ``encoder`` and ``decoder`` do the work.
+    alphabet : Alphabet
+        Output characters (end-of-sequence last).
+    config : AttentionConfig
+        Architecture, including the input height.
+    meta : dict
+        The bundle's metadata.
+    digest : str
+        sha256 of the bundle's manifest; empty when not loaded from a bundle.
+    folder : Path or None
+        The bundle folder it was loaded from.
+    """
+
+    model: Any
+    alphabet: Alphabet
+    config: AttentionConfig
+    meta: dict[str, Any]
+    digest: str = ""
+    folder: Path | None = None
+    session: Any = None  # no ONNX Runtime path (see docs/recognizer.md)
+    _encode: Any = field(default=None, repr=False)
+    _step: Any = field(default=None, repr=False)
+
+    @property
+    def ref(self) -> str:
+        """``name@version+sha12`` id recorded in results."""
+        ref = f"{self.meta.get('name', 'attention')}@{self.meta.get('version', 'dev')}"
+        return f"{ref}+{self.digest[:12]}" if self.digest else ref
+
+    @property
+    def family(self) -> str:
+        """``attention``: the decoders this recognizer's output needs."""
+        return "attention"
+
+    @classmethod
+    def load(cls, name_or_path: str | Path, *, backend: str = "auto") -> AttentionRecognizer:
+        """Load a bundle by path or shipped name, verifying its files.
+
+        Parameters
+        ----------
+        name_or_path : str or Path
+            Bundle folder, or the name of a shipped bundle.
+        backend : {"auto", "tensorflow"}
+            Only TensorFlow runs this family (``onnx`` is refused with the reason).
+
+        Raises
+        ------
+        ModelError
+            Missing, altered or foreign bundle, or ``backend="onnx"``.
+        """
+        bundle = open_bundle(resolve(name_or_path), KIND)
+        folder, meta = bundle.folder, bundle.meta
+        if backend not in ("auto", "tensorflow"):
+            raise ModelError(
+                f"{folder}: an attention recognizer runs on TensorFlow only (backend "
+                f"{backend!r} refused: its decoder step is not exported to ONNX)"
+            )
+        alphabet, config = _contract(folder, meta)
+        if "model.keras" not in bundle.hashes:
+            raise ModelError(f"{folder}: no model.keras in this bundle")
+        import keras
+
+        register_layers()
+        try:
+            model = keras.saving.load_model(folder / "model.keras", compile=False, safe_mode=True)
+            split_model(model)
+        except Exception as exc:  # Keras raises many types for a bad archive or config
+            raise ModelError(f"{folder}: cannot load model.keras ({exc})") from exc
+        _check_model(folder, model, config)
+        return cls(model, alphabet, config, meta, bundle.digest, folder)
+
+    # ----- network calls ---------------------------------------------------------------------
+    def encode(self, batch: np.ndarray) -> np.ndarray:
+        """Run the encoder on a padded batch ``(B, H, W, 1)``; return memory ``(B, T, d)``."""
+        if self._encode is None:
+            import tensorflow as tf
+
+            encoder, _ = split_model(self.model)
+            spec = tf.TensorSpec([None, self.config.height, None, 1], tf.float32)
+            self._encode = tf.function(lambda x: encoder(x, training=False), input_signature=[spec])
+        return np.asarray(self._encode(batch))
+
+    def step(
+        self, memory: np.ndarray, frame_mask: np.ndarray, tokens: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Run the decoder step (:class:`medocr.types.DecoderStep`): next-token log-probabilities.
+
+        Parameters
+        ----------
+        memory : numpy.ndarray
+            float32 ``(K, T, d_model)``.
+        frame_mask : numpy.ndarray
+            float32 ``(K, T)``.
+        tokens : numpy.ndarray
+            int32 ``(K, L)`` prefixes (start token first).
+
+        Returns
+        -------
+        log_probs : numpy.ndarray
+            float32 ``(K, num_classes)``.
+        attention : numpy.ndarray
+            float32 ``(K, T)``.
+        """
+        if self._step is None:
+            self._step = self._traced_step()
+        log_probs, attention = self._step(
+            np.asarray(memory, np.float32),
+            np.asarray(frame_mask, np.float32),
+            np.asarray(tokens, np.int32),
+        )
+        return np.asarray(log_probs), np.asarray(attention)
+
+    def _traced_step(self) -> Any:
+        import tensorflow as tf
+
+        _, decoder = split_model(self.model)
+        d_model = self.config.d_model
+        signature = [
+            tf.TensorSpec([None, None, d_model], tf.float32),
+            tf.TensorSpec([None, None], tf.float32),
+            tf.TensorSpec([None, None], tf.int32),
+        ]
+
+        def step(memory: Any, frame_mask: Any, tokens: Any) -> Any:
+            logits, attention = decoder([memory, frame_mask, tokens], training=False)
+            return tf.nn.log_softmax(logits[:, -1]), attention[:, -1]
+
+        return tf.function(step, input_signature=signature)
+
+    # ----- reading ---------------------------------------------------------------------------
+    def predict(self, images: Sequence[np.ndarray], *, batch_size: int = 64) -> list[EncodedLine]:
+        """Encode line images for the sequence decoders.
+
+        Parameters
+        ----------
+        images : sequence of numpy.ndarray
+            uint8 ``(h, w)`` grayscale lines, dark ink on light paper.
+        batch_size : int
+            Lines per encoder call (sorted by width so batches pad little).
+
+        Returns
+        -------
+        list of EncodedLine
+            One per image, in input order: float32 ``(ceil(W / 4), d_model)`` memory and
+            this recognizer's decoder step.
+        """
+        results: list[EncodedLine | None] = [None] * len(images)
+        for chunk, memory, frames in self._encoded_batches(images, batch_size):
+            for row, index in enumerate(chunk):
+                count = int(frames[row])
+                results[index] = EncodedLine(
+                    np.ascontiguousarray(memory[row, :count]),
+                    self.alphabet,
+                    self.step,
+                    min(self.config.max_length, count),
+                )
+        return [r for r in results if r is not None]
+
+    def read_greedy(self, images: Sequence[np.ndarray], *, batch_size: int = 64) -> list[str]:
+        """Greedy readings of line images, decoded a batch at a time (the fast path)."""
+        texts: list[str] = [""] * len(images)
+        for chunk, memory, frames in self._encoded_batches(images, batch_size):
+            mask = frame_masks(frames, memory.shape[1])
+            for index, labels in zip(
+                chunk, greedy_tokens(self.step, memory, mask, self.config), strict=True
+            ):
+                texts[index] = self.alphabet.decode(labels)
+        return texts
+
+    def _encoded_batches(self, images: Sequence[np.ndarray], batch_size: int) -> Any:
+        prepared = [prepare_line(image, self.config.height) for image in images]
+        order = np.argsort([line.shape[1] for line in prepared], kind="stable")
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            batch, widths = pad_batch([prepared[i] for i in chunk])
+            yield chunk, self.encode(batch), memory_frames(widths)
+
+
+def _contract(folder: Path, meta: dict[str, Any]) -> tuple[Alphabet, AttentionConfig]:
+    """Alphabet and architecture from meta.json, consistent with each other.
+
+    Raises
+    ------
+    ModelError
+        Malformed alphabet or architecture, another ``input_height`` than the
+        architecture's, or another class count than the alphabet's.
+    """
+    try:
+        alphabet = Alphabet.from_dict(meta["alphabet"])
+        config = AttentionConfig.from_dict(meta["architecture"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelError(
+            f"{folder}: meta.json has no usable alphabet and architecture ({exc})"
+        ) from exc
+    height = meta.get("input_height")
+    if height != config.height or not isinstance(height, int) or height <= 0:
+        raise ModelError(
+            f"{folder}: meta.json input_height {height!r} differs from the architecture's "
+            f"height {config.height!r}"
+        )
+    if config.num_classes != alphabet.num_classes:
+        raise ModelError(
+            f"{folder}: meta.json architecture has {config.num_classes!r} classes, its alphabet "
+            f"{len(alphabet.chars)} characters + end = {alphabet.num_classes}"
+        )
+    return alphabet, config
+
+
+def _check_model(folder: Path, model: Any, config: AttentionConfig) -> None:
+    """Check that the network takes ``height``-px lines and gives ``num_classes`` logits.
+
+    Raises
+    ------
+    ModelError
+        Another input height, channel count or class count than meta.json says.
+    """
+    encoder, decoder = split_model(model)
+    _, height, _, channels = encoder.input_shape
+    classes = decoder.output_shape[0][-1]
+    if (height, channels, classes) != (config.height, 1, config.num_classes):
+        raise ModelError(
+            f"{folder}: model.keras takes ({height}, W, {channels}) lines and gives {classes} "
+            f"classes; meta.json says ({config.height}, W, 1) and {config.num_classes}"
+        )

@@ -1,0 +1,220 @@
+"""Attention encoder-decoder recognizer: tiny models, a few steps (marked tf)."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from medocr.errors import MedocrError, ModelError
+from medocr.recognize import attention
+from medocr.types import EncodedLine
+
+pytestmark = pytest.mark.tf
+
+
+def _toy_image(text: str) -> np.ndarray:
+    """float32 ``(16, 12 * len + 8)`` ink: ``a`` a block in the top half, ``b`` in the bottom."""
+    image = np.zeros((16, 12 * len(text) + 8), np.float32)
+    for index, char in enumerate(text):
+        x = 4 + 12 * index
+        rows = slice(2, 8) if char == "a" else slice(9, 15)
+        image[rows, x : x + 8] = 1.0
+    return image
+
+
+def test_teacher_forcing_inputs_and_targets():
+    config = attention.AttentionConfig.preset("tiny", 32, 5)  # 4 characters, end 4, start 5
+    tokens, targets = attention.teacher_forcing([np.array([1, 2]), np.array([3])], config, 4)
+    assert tokens.tolist() == [[5, 1, 2, 0], [5, 3, 0, 0]]
+    assert targets.tolist() == [[1, 2, 4, -1], [3, 4, -1, -1]]
+    masks = attention.frame_masks(np.array([2, 3]), 4)
+    assert masks.tolist() == [[1, 1, 0, 0], [1, 1, 1, 0]]
+
+
+def test_unknown_preset_and_bad_heads_are_refused():
+    with pytest.raises(ValueError, match="unknown preset 'huge': choose one of small, tiny"):
+        attention.AttentionConfig.preset("huge", 32, 5)
+    config = attention.AttentionConfig(height=32, num_classes=5, d_model=10, heads=4)
+    with pytest.raises(ValueError, match="d_model 10 is not a multiple of heads 4"):
+        attention.build_decoder(config)
+
+
+def test_a_tiny_model_learns_a_toy_line_set():
+    """Teacher forcing + the masked loss learn to read 16 toy lines in 150 steps."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    texts = ["".join(rng.choice(list("ab"), rng.integers(2, 5))) for _ in range(16)]
+    images = [_toy_image(text) for text in texts]
+    width = max(image.shape[1] for image in images)
+    batch = np.zeros((len(texts), 16, width, 1), np.float32)
+    for row, image in enumerate(images):
+        batch[row, :, : image.shape[1], 0] = image
+    config = attention.AttentionConfig(
+        height=16, num_classes=3, filters=(8, 16, 16, 16, 16), dense=32, lstm=16,
+        dropout=0.0, d_model=32, heads=2, blocks=1, ffn=32, max_length=8,
+    )  # fmt: skip
+    keras.utils.set_random_seed(0)
+    model = attention.build_model(config)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=attention.loss_fn(3, 0.0))
+    labels = [np.array(["ab".index(c) for c in text]) for text in texts]
+    tokens, targets = attention.teacher_forcing(labels, config, multiple=8)
+    frames = attention.memory_frames(np.array([image.shape[1] for image in images]))
+    mask = attention.frame_masks(frames, int(attention.memory_frames(np.array([width]))[0]))
+    for _ in range(150):
+        loss = model.train_on_batch([batch, mask, tokens], targets)
+    assert loss < 0.05
+    encoder, decoder = attention.split_model(model)
+    # 150 steps leave BatchNormalization's moving averages behind: read with batch statistics
+    memory = np.asarray(encoder(batch, training=True))
+
+    def step(memory, frame_mask, prefixes):
+        logits, weights = decoder.predict_on_batch([memory, frame_mask, prefixes])
+        last = logits[:, -1] - logits[:, -1].max(axis=-1, keepdims=True)
+        return last - np.log(np.exp(last).sum(axis=-1, keepdims=True)), weights[:, -1]
+
+    readings = attention.greedy_tokens(step, memory, mask, config)
+    assert ["".join("ab"[i] for i in reading) for reading in readings] == texts
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """A tiny CRNN run, and an attention run whose encoder starts from it (2 epochs each)."""
+    from medocr.synth.lines import write_line_set
+    from medocr.training.recognizer import DataSource, TrainConfig, Trainer
+
+    root = tmp_path_factory.mktemp("attention")
+    train = write_line_set(root / "train", 24, seed=1)
+    val = write_line_set(root / "val", 8, seed=2)
+    base = TrainConfig(
+        sources=[DataSource("synth", str(train), str(val))],
+        out_dir=str(root / "crnn"),
+        preset="tiny",
+        height=32,
+        batch_size=4,
+        steps_per_epoch=3,
+        epochs=1,
+        min_char_count=1,
+        extra_chars="0123456789/abcdefghijklmnopqrstuvwxyz",  # dates can be written
+    )
+    Trainer(base).run()
+    from dataclasses import replace
+
+    config = replace(
+        base, out_dir=str(root / "attention"), arch="attention", epochs=2,
+        init=str(root / "crnn" / "best"),
+    )  # fmt: skip
+    results = Trainer(config).run()
+    return root, config, results
+
+
+def test_attention_run_writes_a_bundle_that_loads_by_kind(tiny_runs):
+    from medocr.bundles import read_meta
+    from medocr.recognize.attention_runtime import AttentionRecognizer
+    from medocr.recognize.runtime import Recognizer, load_recognizer
+
+    root, _, results = tiny_runs
+    assert [h["epoch"] for h in results["history"]] == [1, 2]
+    meta = read_meta(root / "attention" / "best", "attention-seq2seq")
+    assert meta["architecture"]["num_classes"] == len(meta["alphabet"]["chars"]) + 1
+    attention_model = load_recognizer(root / "attention" / "best")
+    assert isinstance(attention_model, AttentionRecognizer)
+    assert attention_model.family == "attention"
+    assert isinstance(load_recognizer(root / "crnn" / "best"), Recognizer)
+    crnn = Recognizer.load(root / "crnn" / "best", backend="tensorflow")
+    encoder, _ = attention.split_model(attention_model.model)
+    assert encoder.get_layer("conv0").get_weights()[0].shape == (3, 3, 1, 4)
+    assert attention_model.config.filters == crnn.config.filters
+
+
+def test_the_encoder_starts_from_the_crnn(tiny_runs, tmp_path):
+    """--init with a CRNN bundle copies its body (convolutions, projection, BiLSTMs)."""
+    from medocr.recognize.runtime import Recognizer
+
+    root, _, _ = tiny_runs
+    crnn = Recognizer.load(root / "crnn" / "best", backend="tensorflow")
+    model, config = attention.start_model("tiny", 32, crnn.alphabet.num_classes, crnn)
+    encoder, _ = attention.split_model(model)
+    for name in ("conv0", "bn4", "project", "bilstm1"):
+        for copied, original in zip(
+            encoder.get_layer(name).get_weights(),
+            crnn.model.get_layer(name).get_weights(),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(copied, original)
+    assert config.lstm == crnn.config.lstm
+
+
+def test_predict_gives_encoded_lines_and_greedy_readings(tiny_runs):
+    from medocr.recognize.attention_runtime import AttentionRecognizer
+
+    root, _, _ = tiny_runs
+    recognizer = AttentionRecognizer.load(root / "attention" / "best")
+    lines = [np.full((40, 120), 255, np.uint8), np.full((30, 300), 200, np.uint8)]
+    encoded = recognizer.predict(lines, batch_size=1)
+    assert [line.memory.shape[0] for line in encoded] == [24, 80]  # ceil(96/4), ceil(320/4)
+    assert all(isinstance(line, EncodedLine) for line in encoded)
+    memory = np.repeat(encoded[0].memory[None], 2, axis=0)
+    log_probs, weights = recognizer.step(
+        memory, np.ones((2, 24), np.float32), np.full((2, 1), encoded[0].start, np.int32)
+    )
+    assert log_probs.shape == (2, recognizer.alphabet.num_classes)
+    np.testing.assert_allclose(np.exp(log_probs).sum(axis=1), 1.0, atol=1e-4)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-4)
+    readings = recognizer.read_greedy(lines)
+    assert len(readings) == 2 and all(len(text) <= 80 for text in readings)
+
+
+def test_foreign_altered_and_onnx_requests_are_refused(tiny_runs, tmp_path):
+    from medocr.recognize.attention_runtime import AttentionRecognizer
+    from medocr.recognize.runtime import Recognizer, load_recognizer
+
+    root, _, _ = tiny_runs
+    with pytest.raises(ModelError, match="bundle kind is 'crnn-ctc', expected 'attention-seq2seq'"):
+        AttentionRecognizer.load(root / "crnn" / "best")
+    with pytest.raises(ModelError, match="bundle kind is 'attention-seq2seq', expected 'crnn-ctc'"):
+        Recognizer.load(root / "attention" / "best")
+    with pytest.raises(ModelError, match="runs on TensorFlow only"):
+        AttentionRecognizer.load(root / "attention" / "best", backend="onnx")
+    copy = tmp_path / "altered"
+    shutil.copytree(root / "attention" / "best", copy)
+    with open(copy / "model.keras", "ab") as stream:
+        stream.write(b"x")
+    with pytest.raises(ModelError, match="model.keras does not match its sha256"):
+        load_recognizer(copy)
+    foreign = tmp_path / "foreign"
+    shutil.copytree(root / "attention" / "best", foreign)
+    meta = json.loads((foreign / "meta.json").read_text(encoding="utf-8"))
+    from medocr.bundles import write_meta
+
+    write_meta(foreign, "hog-lgbm", {k: v for k, v in meta.items() if k not in ("kind",)})
+    with pytest.raises(ModelError, match="bundle kind 'hog-lgbm' is not a line recognizer"):
+        load_recognizer(foreign)
+
+
+def test_an_attention_bundle_cannot_start_a_crnn(tiny_runs):
+    from dataclasses import replace
+
+    from medocr.training.recognizer import Trainer
+
+    root, config, _ = tiny_runs
+    init = str(root / "attention" / "best")
+    wrong = replace(config, arch="crnn", out_dir=str(root / "x"), init=init)
+    with pytest.raises(MedocrError, match="an attention bundle cannot start a CRNN"):
+        Trainer(wrong).run()
+    with pytest.raises(MedocrError, match="unknown arch 'rnn': choose one of crnn, attention"):
+        replace(config, arch="rnn")
+
+
+def test_the_pipeline_reads_a_certificate_with_an_attention_bundle(tiny_runs, certificate_dir):
+    """Every field kind goes through the attention decoders; nothing fails."""
+    from medocr.pipeline import Pipeline
+
+    root, _, _ = tiny_runs
+    pipeline = Pipeline(model=str(root / "attention" / "best"), calibrate=False)
+    result = pipeline.read(certificate_dir / "cert-000000.png")[0]
+    assert result.fields and all(field.error is None for field in result.fields)
+    assert result.steps["model"].startswith("attention@dev")
+    written = [f for f in result.fields if f.kind in ("cause", "interval") and f.lines]
+    assert written and all(isinstance(f.text, str) for f in written)
