@@ -18,6 +18,8 @@ RUN=${RUN:-$RUNS/crnn-default}
 INIT=${INIT:-fr-crnn-small}
 EPOCHS=${EPOCHS:-200}
 LR=${LR:-5e-5}
+STEPS=${STEPS:-300}
+EXTRA=${EXTRA:-}   # more options, e.g. "--arch attention --minutes 35"
 [ -d "$DATA/poilus-lines" ] || { echo "train-default: $DATA has no poilus-lines (set MEDOCR_DATA)" >&2; exit 2; }
 
 RUNS="$RUNS" bash "$(dirname "$0")/make-synthetic-lines.sh"
@@ -39,5 +41,5 @@ for source in $MIXTURE_SYNTH; do
 done
 # shellcheck disable=SC2086
 exec medocr train recognizer --init "$INIT" --out "$RUN" $sources \
-  --batch-size 32 --steps-per-epoch 300 --epochs "$EPOCHS" --patience 8 --seed 11 \
-  --learning-rate "$LR" --max-val-lines 300
+  --batch-size 32 --steps-per-epoch "$STEPS" --epochs "$EPOCHS" --patience 8 --seed 11 \
+  --learning-rate "$LR" --max-val-lines 300 $EXTRA

@@ -175,7 +175,7 @@ def test_foreign_altered_and_onnx_requests_are_refused(tiny_runs, tmp_path):
         AttentionRecognizer.load(root / "crnn" / "best")
     with pytest.raises(ModelError, match="bundle kind is 'attention-seq2seq', expected 'crnn-ctc'"):
         Recognizer.load(root / "attention" / "best")
-    with pytest.raises(ModelError, match="runs on TensorFlow only"):
+    with pytest.raises(ModelError, match="no encoder.onnx and decoder_step.onnx in this bundle"):
         AttentionRecognizer.load(root / "attention" / "best", backend="onnx")
     copy = tmp_path / "altered"
     shutil.copytree(root / "attention" / "best", copy)
@@ -191,6 +191,26 @@ def test_foreign_altered_and_onnx_requests_are_refused(tiny_runs, tmp_path):
     write_meta(foreign, "hog-lgbm", {k: v for k, v in meta.items() if k not in ("kind",)})
     with pytest.raises(ModelError, match="bundle kind 'hog-lgbm' is not a line recognizer"):
         load_recognizer(foreign)
+
+
+def test_onnx_export_matches_tensorflow(tiny_runs, tmp_path):
+    """encoder.onnx + decoder_step.onnx read exactly as the Keras model does."""
+    from medocr.recognize.attention_runtime import AttentionRecognizer
+    from medocr.recognize.export import export_onnx
+
+    root, _, _ = tiny_runs
+    bundle = tmp_path / "bundle"
+    shutil.copytree(root / "attention" / "best", bundle)
+    report = export_onnx(bundle)
+    assert report["max_abs_diff"] < 1e-4 and report["onnx_bytes"] > 0
+    onnx = AttentionRecognizer.load(bundle)  # auto: ONNX Runtime when the files are there
+    keras_model = AttentionRecognizer.load(bundle, backend="tensorflow")
+    assert onnx.session is not None and onnx.model is None
+    rng = np.random.default_rng(3)
+    lines = [rng.integers(0, 256, (36, w), dtype=np.uint8) for w in (90, 260, 410)]
+    assert onnx.read_greedy(lines) == keras_model.read_greedy(lines)
+    first, second = onnx.predict(lines)[1], keras_model.predict(lines)[1]
+    np.testing.assert_allclose(first.memory, second.memory, atol=1e-4)
 
 
 def test_an_attention_bundle_cannot_start_a_crnn(tiny_runs):

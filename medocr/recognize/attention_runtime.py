@@ -3,9 +3,11 @@
 An attention bundle (kind ``attention-seq2seq``) holds ``model.keras`` (the training
 model of :func:`medocr.recognize.attention.build_model`, loaded with ``safe_mode=True``)
 and ``meta.json`` (alphabet, input height, normalisation, architecture, training summary,
-metrics). :class:`AttentionRecognizer` runs the encoder once per batch of lines and
-hands each line's memory to the decoders of :mod:`medocr.decode.seq2seq` with its
-decoder step (a traced TensorFlow function: one graph for every shape).
+metrics), and after ``medocr export --onnx`` ``encoder.onnx`` and ``decoder_step.onnx``.
+:class:`AttentionRecognizer` runs the encoder once per batch of lines and hands each
+line's memory to the decoders of :mod:`medocr.decode.seq2seq` with its decoder step (ONNX
+Runtime when the bundle has the two ONNX files, else a traced TensorFlow function: one
+graph for every shape).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from medocr.text import Alphabet
 from medocr.types import EncodedLine
 
 KIND = "attention-seq2seq"
+#: The ONNX files of an exported attention bundle (``NAME.onnx``).
+ONNX_PARTS = ("encoder", "decoder_step")
 NORMALISATION = (
     "ink = 1 - gray / 255 (paper 0, ink 1), resized to height keeping aspect, "
     "padded on the right with 0"
@@ -111,7 +115,7 @@ class AttentionRecognizer:
     meta: dict[str, Any]
     digest: str = ""
     folder: Path | None = None
-    session: Any = None  # no ONNX Runtime path (see docs/recognizer.md)
+    session: OnnxAttention | None = None  # used instead of `model` when set
     _encode: Any = field(default=None, repr=False)
     _step: Any = field(default=None, repr=False)
 
@@ -134,22 +138,35 @@ class AttentionRecognizer:
         ----------
         name_or_path : str or Path
             Bundle folder, or the name of a shipped bundle.
-        backend : {"auto", "tensorflow"}
-            Only TensorFlow runs this family (``onnx`` is refused with the reason).
+        backend : {"auto", "tensorflow", "onnx"}
+            ``auto`` uses ONNX Runtime when the bundle has ``encoder.onnx`` and
+            ``decoder_step.onnx`` and onnxruntime is installed.
 
         Raises
         ------
         ModelError
-            Missing, altered or foreign bundle, or ``backend="onnx"``.
+            Missing, altered or foreign bundle; ``onnx`` asked of a bundle without them.
         """
+        from medocr.recognize.runtime import _has_onnxruntime
+
         bundle = open_bundle(resolve(name_or_path), KIND)
         folder, meta = bundle.folder, bundle.meta
-        if backend not in ("auto", "tensorflow"):
-            raise ModelError(
-                f"{folder}: an attention recognizer runs on TensorFlow only (backend "
-                f"{backend!r} refused: its decoder step is not exported to ONNX)"
-            )
+        if backend not in ("auto", "tensorflow", "onnx"):
+            raise ModelError(f"{backend!r}: unknown backend (auto, tensorflow or onnx)")
         alphabet, config = _contract(folder, meta)
+        has_onnx = all(f"{name}.onnx" in bundle.hashes for name in ONNX_PARTS)
+        if backend == "onnx" or (backend == "auto" and has_onnx and _has_onnxruntime()):
+            if not has_onnx:
+                raise ModelError(
+                    f"{folder}: no encoder.onnx and decoder_step.onnx in this bundle "
+                    "(run medocr export --onnx)"
+                )
+            parts = {name: bundle.read_bytes(f"{name}.onnx") for name in ONNX_PARTS}
+            try:
+                session = OnnxAttention.from_bytes(parts)
+            except Exception as exc:  # onnxruntime's own exception types: bad graph or bytes
+                raise ModelError(f"{folder}: cannot load its ONNX files ({exc})") from exc
+            return cls(None, alphabet, config, meta, bundle.digest, folder, session)
         if "model.keras" not in bundle.hashes:
             raise ModelError(f"{folder}: no model.keras in this bundle")
         import keras
@@ -166,6 +183,8 @@ class AttentionRecognizer:
     # ----- network calls ---------------------------------------------------------------------
     def encode(self, batch: np.ndarray) -> np.ndarray:
         """Run the encoder on a padded batch ``(B, H, W, 1)``; return memory ``(B, T, d)``."""
+        if self.session is not None:
+            return self.session.encode(batch)
         if self._encode is None:
             import tensorflow as tf
 
@@ -195,8 +214,10 @@ class AttentionRecognizer:
         attention : numpy.ndarray
             float32 ``(K, T)``.
         """
+        if self.session is not None:
+            return self.session.step(memory, frame_mask, tokens)
         if self._step is None:
-            self._step = self._traced_step()
+            self._step = self.traced_step()
         log_probs, attention = self._step(
             np.asarray(memory, np.float32),
             np.asarray(frame_mask, np.float32),
@@ -204,7 +225,11 @@ class AttentionRecognizer:
         )
         return np.asarray(log_probs), np.asarray(attention)
 
-    def _traced_step(self) -> Any:
+    def traced_step(self, *, named: bool = False) -> Any:
+        """Return the decoder step as a ``tf.function`` with a fixed signature (any K, T, L).
+
+        With `named`, it returns ``{"log_probs", "attention"}`` (the ONNX export's outputs).
+        """
         import tensorflow as tf
 
         _, decoder = split_model(self.model)
@@ -217,7 +242,8 @@ class AttentionRecognizer:
 
         def step(memory: Any, frame_mask: Any, tokens: Any) -> Any:
             logits, attention = decoder([memory, frame_mask, tokens], training=False)
-            return tf.nn.log_softmax(logits[:, -1]), attention[:, -1]
+            log_probs, last = tf.nn.log_softmax(logits[:, -1]), attention[:, -1]
+            return {"log_probs": log_probs, "attention": last} if named else (log_probs, last)
 
         return tf.function(step, input_signature=signature)
 
@@ -268,6 +294,47 @@ class AttentionRecognizer:
             chunk = order[start : start + batch_size]
             batch, widths = pad_batch([prepared[i] for i in chunk])
             yield chunk, self.encode(batch), memory_frames(widths)
+
+
+class OnnxAttention:
+    """The encoder and the decoder step on ONNX Runtime (files of ``medocr export --onnx``).
+
+    Parameters
+    ----------
+    encoder, step : onnxruntime.InferenceSession
+        ``encoder.onnx`` and ``decoder_step.onnx``.
+    """
+
+    def __init__(self, encoder: Any, step: Any) -> None:
+        self.encoder, self.decoder_step = encoder, step
+        self._image = encoder.get_inputs()[0].name
+
+    @classmethod
+    def from_bytes(cls, parts: dict[str, bytes]) -> OnnxAttention:
+        """Open the two graphs from their bytes (keys ``encoder`` and ``decoder_step``)."""
+        import onnxruntime
+
+        providers = ["CPUExecutionProvider"]
+        return cls(
+            onnxruntime.InferenceSession(parts["encoder"], providers=providers),
+            onnxruntime.InferenceSession(parts["decoder_step"], providers=providers),
+        )
+
+    def encode(self, batch: np.ndarray) -> np.ndarray:
+        """``(B, H, W, 1)`` ink -> float32 ``(B, T, d)`` memory."""
+        return self.encoder.run(None, {self._image: batch})[0]
+
+    def step(
+        self, memory: np.ndarray, frame_mask: np.ndarray, tokens: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`AttentionRecognizer.step`."""
+        feeds = {
+            "memory": np.asarray(memory, np.float32),
+            "frame_mask": np.asarray(frame_mask, np.float32),
+            "tokens": np.asarray(tokens, np.int32),
+        }
+        log_probs, attention = self.decoder_step.run(["log_probs", "attention"], feeds)
+        return log_probs, attention
 
 
 def _contract(folder: Path, meta: dict[str, Any]) -> tuple[Alphabet, AttentionConfig]:
