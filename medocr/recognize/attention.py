@@ -397,20 +397,21 @@ def greedy_tokens(
         Character ids of each line (end token excluded).
     """
     batch = len(memory)
+    frames = frame_mask.sum(axis=1).astype(int)
+    limits = np.minimum(config.max_length, np.maximum(frames, 1))
+    readings: list[list[int]] = [[] for _ in range(batch)]
+    live = np.arange(batch)
     tokens = np.full((batch, 1), config.start, np.int32)
-    done = np.zeros(batch, bool)
-    longest = min(config.max_length, max(1, int(frame_mask.sum(axis=1).max())))
-    for _ in range(longest):
-        log_probs, _ = step(memory, frame_mask, tokens)
-        chosen = np.where(done, config.end, np.argmax(log_probs, axis=-1)).astype(np.int32)
-        tokens = np.concatenate([tokens, chosen[:, None]], axis=1)
-        done |= chosen == config.end
-        if done.all():
-            break
-    readings = []
-    for row in tokens[:, 1:]:
-        ends = np.flatnonzero(row == config.end)
-        readings.append(row[: ends[0] if len(ends) else len(row)].tolist())
+    while len(live):
+        width = int(frames[live].max())  # lines left: no wider memory than they need
+        log_probs, _ = step(memory[live, :width], frame_mask[live, :width], tokens)
+        chosen = np.argmax(log_probs, axis=-1).astype(np.int32)
+        for row, token in zip(live, chosen, strict=True):
+            if token != config.end:
+                readings[row].append(int(token))
+        going = (chosen != config.end) & (tokens.shape[1] < limits[live])
+        tokens = np.concatenate([tokens, chosen[:, None]], axis=1)[going]
+        live = live[going]  # finished lines leave the batch
     return readings
 
 
