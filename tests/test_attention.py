@@ -175,7 +175,9 @@ def test_foreign_altered_and_onnx_requests_are_refused(tiny_runs, tmp_path):
         AttentionRecognizer.load(root / "crnn" / "best")
     with pytest.raises(ModelError, match="bundle kind is 'attention-seq2seq', expected 'crnn-ctc'"):
         Recognizer.load(root / "attention" / "best")
-    with pytest.raises(ModelError, match="no encoder.onnx and decoder_step.onnx in this bundle"):
+    with pytest.raises(
+        ModelError, match="no encoder.onnx, decoder_step.onnx and decoder.npz in this bundle"
+    ):
         AttentionRecognizer.load(root / "attention" / "best", backend="onnx")
     copy = tmp_path / "altered"
     shutil.copytree(root / "attention" / "best", copy)
@@ -211,6 +213,40 @@ def test_onnx_export_matches_tensorflow(tiny_runs, tmp_path):
     assert onnx.read_greedy(lines) == keras_model.read_greedy(lines)
     first, second = onnx.predict(lines)[1], keras_model.predict(lines)[1]
     np.testing.assert_allclose(first.memory, second.memory, atol=1e-4)
+    prefixes = np.array([[first.start, 1, 2], [first.start, 3, 4]], np.int32)
+    mask = np.ones((2, len(first.memory)), np.float32)
+    memory = np.repeat(first.memory[None], 2, axis=0)
+    for onnx_out, keras_out in zip(
+        first.step(memory, mask, prefixes), second.step(memory, mask, prefixes), strict=True
+    ):
+        np.testing.assert_allclose(onnx_out, keras_out, atol=1e-4)
+
+
+def test_the_incremental_step_equals_the_keras_decoder(tiny_runs):
+    """Cached numpy decoding gives the Keras decoder's log-probabilities and attention."""
+    from medocr.recognize.attention_incremental import IncrementalStep
+    from medocr.recognize.attention_runtime import AttentionRecognizer
+
+    root, _, _ = tiny_runs
+    recognizer = AttentionRecognizer.load(root / "attention" / "best", backend="tensorflow")
+    rng = np.random.default_rng(5)
+    memory = rng.normal(size=(40, recognizer.config.d_model)).astype(np.float32)
+    mask = np.ones((3, 40), np.float32)
+    mask[:, 30:] = 0  # padding frames are not attended
+    step = IncrementalStep(recognizer.decoder_weights, recognizer.config, memory)
+    tokens = np.concatenate(
+        [np.full((3, 1), recognizer.config.start), rng.integers(0, 20, (3, 6))], axis=1
+    ).astype(np.int32)
+    for length in (1, 2, 7):  # longer prefixes reuse the cached shorter ones
+        expected = recognizer.step(np.repeat(memory[None], 3, 0), mask, tokens[:, :length])
+        got = step(np.repeat(memory[None], 3, 0), mask, tokens[:, :length])
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+    assert got[1][:, 30:].max() < 1e-6
+    fresh = IncrementalStep(recognizer.decoder_weights, recognizer.config, memory)
+    np.testing.assert_allclose(fresh(memory[None], mask[:1], tokens[:1])[0], got[0][:1], atol=1e-5)
+    with pytest.raises(ValueError, match=r"this step reads a line of memory \(40, 16\)"):
+        step(np.zeros((1, 39, 16), np.float32), mask[:1, :39], tokens[:1, :2])
 
 
 def test_an_attention_bundle_cannot_start_a_crnn(tiny_runs):

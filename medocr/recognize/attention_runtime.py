@@ -29,6 +29,7 @@ from medocr.recognize.attention import (
     register_layers,
     split_model,
 )
+from medocr.recognize.attention_incremental import IncrementalStep, decoder_weights
 from medocr.recognize.crnn import pad_batch, prepare_line
 from medocr.text import Alphabet
 from medocr.types import EncodedLine
@@ -36,6 +37,9 @@ from medocr.types import EncodedLine
 KIND = "attention-seq2seq"
 #: The ONNX files of an exported attention bundle (``NAME.onnx``).
 ONNX_PARTS = ("encoder", "decoder_step")
+#: The decoder's weights as plain arrays (written by the export with the ONNX files): the
+#: incremental numpy decoder reads them without TensorFlow.
+DECODER_WEIGHTS = "decoder.npz"
 NORMALISATION = (
     "ink = 1 - gray / 255 (paper 0, ink 1), resized to height keeping aspect, "
     "padded on the right with 0"
@@ -118,6 +122,14 @@ class AttentionRecognizer:
     session: OnnxAttention | None = None  # used instead of `model` when set
     _encode: Any = field(default=None, repr=False)
     _step: Any = field(default=None, repr=False)
+    _weights: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def decoder_weights(self) -> dict[str, np.ndarray]:
+        """The decoder's weights as numpy arrays (for :class:`IncrementalStep`)."""
+        if self._weights is None:
+            self._weights = decoder_weights(split_model(self.model)[1])
+        return self._weights
 
     @property
     def ref(self) -> str:
@@ -154,19 +166,23 @@ class AttentionRecognizer:
         if backend not in ("auto", "tensorflow", "onnx"):
             raise ModelError(f"{backend!r}: unknown backend (auto, tensorflow or onnx)")
         alphabet, config = _contract(folder, meta)
-        has_onnx = all(f"{name}.onnx" in bundle.hashes for name in ONNX_PARTS)
+        files = [f"{name}.onnx" for name in ONNX_PARTS] + [DECODER_WEIGHTS]
+        has_onnx = all(name in bundle.hashes for name in files)
         if backend == "onnx" or (backend == "auto" and has_onnx and _has_onnxruntime()):
             if not has_onnx:
                 raise ModelError(
-                    f"{folder}: no encoder.onnx and decoder_step.onnx in this bundle "
-                    "(run medocr export --onnx)"
+                    f"{folder}: no encoder.onnx, decoder_step.onnx and {DECODER_WEIGHTS} in "
+                    "this bundle (run medocr export --onnx)"
                 )
             parts = {name: bundle.read_bytes(f"{name}.onnx") for name in ONNX_PARTS}
             try:
                 session = OnnxAttention.from_bytes(parts)
-            except Exception as exc:  # onnxruntime's own exception types: bad graph or bytes
+                weights = _read_weights(bundle.read_bytes(DECODER_WEIGHTS))
+            except Exception as exc:  # onnxruntime's and numpy's own types: bad bytes
                 raise ModelError(f"{folder}: cannot load its ONNX files ({exc})") from exc
-            return cls(None, alphabet, config, meta, bundle.digest, folder, session)
+            loaded = cls(None, alphabet, config, meta, bundle.digest, folder, session)
+            loaded._weights = weights
+            return loaded
         if "model.keras" not in bundle.hashes:
             raise ModelError(f"{folder}: no model.keras in this bundle")
         import keras
@@ -262,17 +278,16 @@ class AttentionRecognizer:
         -------
         list of EncodedLine
             One per image, in input order: float32 ``(ceil(W / 4), d_model)`` memory and
-            this recognizer's decoder step.
+            a decoder step for that line (:class:`IncrementalStep`: numpy, cached).
         """
         results: list[EncodedLine | None] = [None] * len(images)
         for chunk, memory, frames in self._encoded_batches(images, batch_size):
             for row, index in enumerate(chunk):
                 count = int(frames[row])
+                line = np.ascontiguousarray(memory[row, :count])
+                step = IncrementalStep(self.decoder_weights, self.config, line)
                 results[index] = EncodedLine(
-                    np.ascontiguousarray(memory[row, :count]),
-                    self.alphabet,
-                    self.step,
-                    min(self.config.max_length, count),
+                    line, self.alphabet, step, min(self.config.max_length, count)
                 )
         return [r for r in results if r is not None]
 
@@ -335,6 +350,14 @@ class OnnxAttention:
         }
         log_probs, attention = self.decoder_step.run(["log_probs", "attention"], feeds)
         return log_probs, attention
+
+
+def _read_weights(data: bytes) -> dict[str, np.ndarray]:
+    """Read the arrays of a ``decoder.npz`` (no pickles: ``allow_pickle=False``)."""
+    import io
+
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
 
 
 def _contract(folder: Path, meta: dict[str, Any]) -> tuple[Alphabet, AttentionConfig]:
