@@ -3,7 +3,10 @@
 Methods: the segmentation path with HOG + LightGBM and with the CNN character classifier
 (when their bundles are given), the CRNN with greedy, beam, lexicon word beam and word beam
 + bigram decoding, the medocr pipeline's per-field-kind decoding (certificates only), and
-Tesseract 5 (``fra``, when installed; on the first ``--tesseract-lines`` items).
+Tesseract 5 (``fra``, when installed; on the first ``--tesseract-lines`` items). With
+``--attention BUNDLE`` an attention recognizer's rows (the same four decoders and the
+pipeline, "Attention greedy" ... "medocr pipeline, attention (per-kind decoders)") are
+added to every table, read from the same items.
 
 Data: ``--certificates`` synthetic certificates (generated with ``medocr synth --seed 31``
 into ``--work`` when missing; their text fields), and the validation line sets
@@ -13,7 +16,7 @@ accepted on each method's own confidence with <= 1% wrong) and lines/s on this m
 The table goes to ``benchmarks/RESULTS.md`` (section "comparison").
 
     python examples/compare_methods.py [--certificates 500] [--hog-bundle DIR]
-        [--cnn-bundle DIR] [--data ../shared/data] [--no-record]
+        [--cnn-bundle DIR] [--attention BUNDLE] [--data ../shared/data] [--no-record]
 """
 
 from __future__ import annotations
@@ -63,11 +66,13 @@ def classifiers(args: argparse.Namespace) -> dict[str, object]:
     return found
 
 
-def compare(items, pipeline, classifier_map, tesseract_lines, with_pipeline):
+def compare(items, pipelines, classifier_map, tesseract_lines, with_pipeline):
+    """Rows of every method on `items`: classifiers, each pipeline's recognizer, Tesseract."""
     runs = []
     for name, classifier in classifier_map.items():
-        runs.append(segmentation_run(items, classifier, pipeline.lexicon, name))
-    runs += crnn_runs(items, pipeline, with_pipeline=with_pipeline)
+        runs.append(segmentation_run(items, classifier, pipelines[0].lexicon, name))
+    for pipeline in pipelines:
+        runs += crnn_runs(items, pipeline, with_pipeline=with_pipeline)
     tesseract = tesseract_run(items, tesseract_lines)
     if tesseract is None:
         print("tesseract not installed: its row is skipped")
@@ -86,14 +91,17 @@ def main() -> None:
     parser.add_argument("--hog-bundle", help="HOG + LightGBM classifier bundle")
     parser.add_argument("--cnn-bundle", help="CNN classifier bundle")
     parser.add_argument("--model", default="fr-crnn-small", help="recognizer bundle")
+    parser.add_argument(
+        "--attention", metavar="BUNDLE", help="attention recognizer bundle: adds its rows"
+    )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
-    pipeline = Pipeline(model=args.model)
+    pipelines = [Pipeline(model=model) for model in (args.model, args.attention) if model]
     classifier_map = classifiers(args)
     tables = []
     folder = certificates(Path(args.work), args.certificates)
-    items = certificate_items(folder, pipeline, args.certificates)
-    rows = compare(items, pipeline, classifier_map, args.tesseract_lines, with_pipeline=True)
+    items = certificate_items(folder, pipelines[0], args.certificates)
+    rows = compare(items, pipelines, classifier_map, args.tesseract_lines, with_pipeline=True)
     tables.append(markdown_table(
         f"{args.certificates} synthetic certificates (seed {SEED}): {len(items)} text fields "
         "(causes, intervals, date)", rows))  # fmt: skip
@@ -104,11 +112,11 @@ def main() -> None:
             print(f"{path} not found: {name} skipped")
             continue
         items = line_items(path, args.max_lines or None)
-        rows = compare(items, pipeline, classifier_map, args.tesseract_lines, False)
+        rows = compare(items, pipelines, classifier_map, args.tesseract_lines, False)
         tables.append(markdown_table(f"{name}: {len(items)} real lines", rows))
     command = "python examples/compare_methods.py " + " ".join(sys.argv[1:])
-    body = "\n\n".join([f"- command: `{command.strip()}`", f"- model: {pipeline.steps['model']}",
-                        *tables])  # fmt: skip
+    models = ", ".join(p.steps["model"] for p in pipelines)
+    body = "\n\n".join([f"- command: `{command.strip()}`", f"- models: {models}", *tables])
     print(body)
     if not args.no_record:
         sys.path.insert(0, str(ROOT / "benchmarks"))

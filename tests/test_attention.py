@@ -8,6 +8,7 @@ import pytest
 
 from medocr.errors import MedocrError, ModelError
 from medocr.recognize import attention
+from medocr.recognize.attention_incremental import decoder_weights, greedy_batch
 from medocr.types import EncodedLine
 
 pytestmark = pytest.mark.tf
@@ -68,13 +69,7 @@ def test_a_tiny_model_learns_a_toy_line_set():
     encoder, decoder = attention.split_model(model)
     # 150 steps leave BatchNormalization's moving averages behind: read with batch statistics
     memory = np.asarray(encoder(batch, training=True))
-
-    def step(memory, frame_mask, prefixes):
-        logits, weights = decoder.predict_on_batch([memory, frame_mask, prefixes])
-        last = logits[:, -1] - logits[:, -1].max(axis=-1, keepdims=True)
-        return last - np.log(np.exp(last).sum(axis=-1, keepdims=True)), weights[:, -1]
-
-    readings = attention.greedy_tokens(step, memory, mask, config)
+    readings = greedy_batch(decoder_weights(decoder), config, memory, mask)
     assert ["".join("ab"[i] for i in reading) for reading in readings] == texts
 
 
@@ -164,6 +159,10 @@ def test_predict_gives_encoded_lines_and_greedy_readings(tiny_runs):
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-4)
     readings = recognizer.read_greedy(lines)
     assert len(readings) == 2 and all(len(text) <= 80 for text in readings)
+    # the batched greedy reads what the one-line greedy search reads
+    from medocr.decode import attention_greedy
+
+    assert readings == [attention_greedy(line).text for line in encoded]
 
 
 def test_foreign_altered_and_onnx_requests_are_refused(tiny_runs, tmp_path):
@@ -274,3 +273,19 @@ def test_the_pipeline_reads_a_certificate_with_an_attention_bundle(tiny_runs, ce
     assert result.steps["model"].startswith("attention@dev")
     written = [f for f in result.fields if f.kind in ("cause", "interval") and f.lines]
     assert written and all(isinstance(f.text, str) for f in written)
+
+
+def test_the_method_comparison_has_attention_rows(tiny_runs, certificate_dir):
+    from medocr.evaluate.compare import certificate_items, crnn_runs, family_decoders
+    from medocr.pipeline import Pipeline
+
+    root, _, _ = tiny_runs
+    pipeline = Pipeline(model=str(root / "attention" / "best"), calibrate=False)
+    items = certificate_items(certificate_dir, pipeline, limit=1)
+    names = [run.name for run in crnn_runs(items, pipeline, with_pipeline=True)]
+    assert names == [
+        "Attention greedy", "Attention beam", "Attention word beam",
+        "Attention word beam + bigram", "medocr pipeline, attention (per-kind decoders)",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="unknown recognizer family 'hmm'; expected one of ctc"):
+        family_decoders("hmm", pipeline.lexicon)

@@ -4,10 +4,14 @@ Data are cut once into *items* (a certificate field with its framed line images,
 line of a line set, with its truth); each method then reads every item:
 
 - ``CRNN greedy`` / ``CRNN beam`` / ``CRNN word beam`` / ``CRNN word beam + bigram``:
-  the recognizer's probabilities (computed once) with each decoder;
-- ``medocr pipeline``: the field readers of :class:`~medocr.pipeline.Pipeline`, each
-  kind's :meth:`~medocr.fields.TextReader.decode` (word beam + bigram for causes, grammars
-  for intervals and dates) — certificates only;
+  the CTC recognizer's probabilities (computed once) with each decoder; for an attention
+  recognizer ``Attention greedy`` ... ``Attention word beam + bigram``: its encoded lines
+  (computed once) with the sequence decoders of the same names
+  (:mod:`medocr.decode.seq2seq`, one decoder-step call per character);
+- ``medocr pipeline (per-kind decoders)`` (``medocr pipeline, attention (per-kind
+  decoders)``): the field readers of :class:`~medocr.pipeline.Pipeline`, each kind's
+  :meth:`~medocr.fields.TextReader.decode` (word beam + bigram for causes, grammars for
+  intervals and dates) — certificates only;
 - the segmentation path with each character classifier given (HOG + LightGBM, CNN):
   characters cut from the line, classified, matched to the lexicon;
 - ``Tesseract 5 fra``: on at most ``limit`` items spread evenly (it reads ~4 lines/s).
@@ -85,42 +89,125 @@ def _outcome(item: Item, text: str, confidence: float) -> FieldOutcome:
     return FieldOutcome(item.document, item.field, item.kind, item.truth, text, confidence, route)
 
 
-def crnn_runs(items: Sequence[Item], pipeline: Any, *, with_pipeline: bool) -> list[MethodRun]:
-    """Every CRNN decoder (and the pipeline's per-kind decoding) on the same probabilities."""
-    from medocr.decode import beam_search, greedy, word_beam_search
-    from medocr.fields import hypothesis_confidence
+#: Row-name prefix and pipeline row of each recognizer family (``recognizer.family``).
+FAMILY_ROWS = {
+    "ctc": ("CRNN", "medocr pipeline (per-kind decoders)"),
+    "attention": ("Attention", "medocr pipeline, attention (per-kind decoders)"),
+}
 
-    lexicon, recognizer = pipeline.lexicon, pipeline.recognizer  # loaded before timing
-    images = [line for item in items for line in item.lines]
-    if images:
-        recognizer.predict(images[:1])  # first call traces the graph: not timed
-    start = time.perf_counter()
-    probs = recognizer.predict(images) if images else []
-    recognition = time.perf_counter() - start
-    decoders: dict[str, Callable[[Any, str], Any]] = {
-        "CRNN greedy": lambda p, kind: greedy(p),
-        "CRNN beam": lambda p, kind: beam_search(p, 16, 5),
-        "CRNN word beam": lambda p, kind: word_beam_search(p, lexicon, 16, n_best=5),
-        "CRNN word beam + bigram": lambda p, kind: word_beam_search(
-            p, lexicon, 16, lm=lexicon.bigrams, n_best=5
+
+def family_decoders(
+    family: str, lexicon: Any, beam_width: int = 16, n_best: int = 5
+) -> dict[str, Callable[[Any], Any]]:
+    """Return the four decoders of a recognizer family, each a function of one line's output.
+
+    Parameters
+    ----------
+    family : {"ctc", "attention"}
+        ``recognizer.family``: CTC decoders take :class:`~medocr.types.FrameProbs`, the
+        attention ones an :class:`~medocr.types.EncodedLine`.
+    lexicon : Lexicon
+        Words of the word beam searches (and its ``bigrams`` for the last one).
+    beam_width, n_best : int, optional
+        Of the three beam searches.
+
+    Returns
+    -------
+    dict
+        ``greedy``, ``beam``, ``word beam``, ``word beam + bigram``: functions returning a
+        :class:`~medocr.types.Hypothesis`, in that order.
+
+    Raises
+    ------
+    ValueError
+        Unknown `family`.
+    """
+    from medocr import decode
+
+    searches = {
+        "ctc": (decode.greedy, decode.beam_search, decode.word_beam_search),
+        "attention": (
+            decode.attention_greedy,
+            decode.attention_beam_search,
+            decode.attention_word_beam_search,
         ),
     }
+    if family not in searches:
+        raise ValueError(f"unknown recognizer family {family!r}; expected one of ctc, attention")
+    first, beam, word = searches[family]
+    return {
+        "greedy": lambda p: first(p),
+        "beam": lambda p: beam(p, beam_width, n_best),
+        "word beam": lambda p: word(p, lexicon, beam_width, n_best=n_best),
+        "word beam + bigram": lambda p: word(
+            p, lexicon, beam_width, lm=lexicon.bigrams, n_best=n_best
+        ),
+    }
+
+
+def crnn_runs(items: Sequence[Item], pipeline: Any, *, with_pipeline: bool) -> list[MethodRun]:
+    """Every decoder of the pipeline's recognizer (and its per-kind decoding) on one output.
+
+    The recognizer (either family, ``pipeline.recognizer.family``) reads every line
+    once; each decoder of :func:`family_decoders` then decodes that output, named
+    ``"CRNN greedy"`` ... for a CTC recognizer and ``"Attention greedy"`` ... for an
+    attention one (then the pipeline row of :data:`FAMILY_ROWS` when `with_pipeline`).
+    A run's seconds are the recognizer's plus its decoder's.
+    """
+    lexicon, recognizer = pipeline.lexicon, pipeline.recognizer  # loaded before timing
+    decoders = family_decoders(recognizer.family, lexicon)
+    prefix, pipeline_row = FAMILY_ROWS[recognizer.family]
+    named = {f"{prefix} {name}": _any_kind(decode) for name, decode in decoders.items()}
     if with_pipeline:
         readers = pipeline.readers  # made before timing
-        decoders["medocr pipeline (per-kind decoders)"] = lambda p, kind: readers[kind].decode(p)
-    runs = []
-    for name, decode in decoders.items():
-        outcomes, cursor = [], 0
-        start = time.perf_counter()
-        for item in items:
-            hyps = [decode(p, item.kind) for p in probs[cursor : cursor + len(item.lines)]]
-            cursor += len(item.lines)
-            text = " ".join(h.text for h in hyps if h.text)
-            confidence = float(np.prod([hypothesis_confidence(h) for h in hyps])) if hyps else 1.0
-            outcomes.append(_outcome(item, text, confidence))
-        seconds = recognition + time.perf_counter() - start
-        runs.append(MethodRun(name, outcomes, seconds, len(images)))
-    return runs
+        named[pipeline_row] = lambda output, kind: readers[kind].decode(output)
+    images = [line for item in items for line in item.lines]
+    outputs, seconds = _recognized(recognizer, images, list(decoders.values()))
+    return [_decoded_run(name, items, outputs, decode, seconds) for name, decode in named.items()]
+
+
+def _any_kind(decode: Callable[[Any], Any]) -> Callable[[Any, str], Any]:
+    return lambda output, kind: decode(output)
+
+
+def _recognized(
+    recognizer: Any, images: Sequence[np.ndarray], warm_ups: Sequence[Callable[[Any], Any]]
+) -> tuple[list[Any], float]:
+    """Return the recognizer's output for every line and its seconds.
+
+    The first line is read and decoded by each of `warm_ups` before timing: graphs are
+    traced and lexicon tries built then, not in any method's time.
+    """
+    if not images:
+        return [], 0.0
+    first = recognizer.predict(images[:1])[0]
+    for decode in warm_ups:
+        decode(first)
+    start = time.perf_counter()
+    outputs = recognizer.predict(images)
+    return outputs, time.perf_counter() - start
+
+
+def _decoded_run(
+    name: str,
+    items: Sequence[Item],
+    outputs: Sequence[Any],
+    decode: Callable[[Any, str], Any],
+    recognition: float,
+) -> MethodRun:
+    """Decode every item's lines (in order in `outputs`) into one run of `name`."""
+    from medocr.fields import hypothesis_confidence
+
+    outcomes, cursor = [], 0
+    start = time.perf_counter()
+    for item in items:
+        hyps = [decode(p, item.kind) for p in outputs[cursor : cursor + len(item.lines)]]
+        cursor += len(item.lines)
+        text = " ".join(h.text for h in hyps if h.text)
+        confidence = float(np.prod([hypothesis_confidence(h) for h in hyps])) if hyps else 1.0
+        outcomes.append(_outcome(item, text, confidence))
+    seconds = recognition + time.perf_counter() - start
+    return MethodRun(name, outcomes, seconds, len(outputs))
 
 
 def segmentation_run(items: Sequence[Item], classifier: Any, lexicon: Any, name: str) -> MethodRun:

@@ -371,50 +371,6 @@ def loss_fn(num_classes: int, smoothing: float = 0.1) -> Any:
     return attention_loss
 
 
-# ----------------------------------------------------------------------------- batched greedy
-
-
-def greedy_tokens(
-    step: Any, memory: np.ndarray, frame_mask: np.ndarray, config: AttentionConfig
-) -> list[list[int]]:
-    """Greedy readings of a batch of lines, all decoded together.
-
-    Parameters
-    ----------
-    step : callable
-        ``(memory, frame_mask, tokens) -> (log_probs (B, V), attention (B, T))``, the
-        decoder's next-token step (:class:`medocr.types.DecoderStep`).
-    memory : numpy.ndarray
-        float32 ``(B, T, d_model)``.
-    frame_mask : numpy.ndarray
-        float32 ``(B, T)``.
-    config : AttentionConfig
-        Start/end tokens and the maximum length.
-
-    Returns
-    -------
-    list of list of int
-        Character ids of each line (end token excluded).
-    """
-    batch = len(memory)
-    frames = frame_mask.sum(axis=1).astype(int)
-    limits = np.minimum(config.max_length, np.maximum(frames, 1))
-    readings: list[list[int]] = [[] for _ in range(batch)]
-    live = np.arange(batch)
-    tokens = np.full((batch, 1), config.start, np.int32)
-    while len(live):
-        width = int(frames[live].max())  # lines left: no wider memory than they need
-        log_probs, _ = step(memory[live, :width], frame_mask[live, :width], tokens)
-        chosen = np.argmax(log_probs, axis=-1).astype(np.int32)
-        for row, token in zip(live, chosen, strict=True):
-            if token != config.end:
-                readings[row].append(int(token))
-        going = (chosen != config.end) & (tokens.shape[1] < limits[live])
-        tokens = np.concatenate([tokens, chosen[:, None]], axis=1)[going]
-        live = live[going]  # finished lines leave the batch
-    return readings
-
-
 def memory_frames(widths: np.ndarray) -> np.ndarray:
     """Memory frames of lines ``widths`` pixels wide (the CRNN's ``ceil(ceil(W/2)/2)``)."""
     return np.asarray(frame_count(np.asarray(widths)))

@@ -42,6 +42,140 @@ def decoder_weights(decoder: Any) -> dict[str, np.ndarray]:
     return weights
 
 
+class DecoderMath:
+    """The decoder's arithmetic for one new position of K rows, in numpy.
+
+    Cross-attention keys and values are given in head-major layout, shared by all rows
+    (``(1, heads, kd, T)`` / ``(1, heads, T, kd)``, one line searched) or one per row
+    (``(K, heads, kd, T)`` / ``(K, heads, T, kd)``, a batch of lines).
+
+    Parameters
+    ----------
+    weights : dict
+        From :func:`decoder_weights`.
+    config : AttentionConfig
+        The architecture (heads, blocks).
+    """
+
+    def __init__(self, weights: dict[str, np.ndarray], config: AttentionConfig) -> None:
+        self.w, self.config = weights, config
+        self.key_dim = config.d_model // config.heads
+
+    def memory_keys(self, memory: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Cross keys ``(B, heads, kd, T)`` and values ``(B, heads, T, kd)`` of each block.
+
+        `memory` is float32 ``(B, T, d)``.
+        """
+        batch, frames, _ = memory.shape
+        flat = memory.reshape(batch * frames, -1)
+        out = []
+        for block in range(self.config.blocks):
+            name = f"block{block}_cross"
+            keys = self._project(flat, f"{name}/key").reshape(batch, frames, *self._heads)
+            values = self._project(flat, f"{name}/value").reshape(batch, frames, *self._heads)
+            out.append((keys.transpose(0, 2, 3, 1), values.transpose(0, 2, 1, 3)))
+        return out
+
+    @property
+    def _heads(self) -> tuple[int, int]:
+        return self.config.heads, self.key_dim
+
+    def position(
+        self,
+        tokens: np.ndarray,
+        past: list[tuple[np.ndarray, np.ndarray]] | None,
+        cross: list[tuple[np.ndarray, np.ndarray]],
+        mask: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """Read one more position.
+
+        Parameters
+        ----------
+        tokens : numpy.ndarray
+            int ``(K, L)`` prefixes; the last token is the new position.
+        past : list of (keys, values) or None
+            Per block, the self-attention keys/values of the first ``L - 1`` positions,
+            ``(K, heads, L - 1, kd)`` each; None when ``L == 1``.
+        cross : list of (keys, values)
+            From :meth:`memory_keys` (rows shared or one per row).
+        mask : numpy.ndarray
+            bool ``(1 or K, T)``: frames that may be attended.
+
+        Returns
+        -------
+        log_probs : numpy.ndarray
+            float32 ``(K, C)``.
+        attention : numpy.ndarray
+            float32 ``(K, T)``: the last block's cross-attention, mean over heads.
+        present : list of (keys, values)
+            Per block, ``(K, heads, L, kd)`` keys/values including the new position.
+        """
+        x = self.w["token_embedding/embeddings"][tokens[:, -1]]
+        x = x + self.w["position_embedding/embeddings"][tokens.shape[1] - 1]
+        present, attention = [], None
+        blocked = mask[:, None, None, :]  # (1|K, 1, 1, T)
+        for block in range(self.config.blocks):
+            x, keys, values = self._self_attention(x, block, past[block] if past else None)
+            present.append((keys, values))
+            x, attention = self._cross_attention(x, block, *cross[block], blocked)
+            x = x + self._feed_forward(x, block)
+        logits = self._norm(x, "final_norm") @ self.w["logits/kernel"] + self.w["logits/bias"]
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        return log_probs.astype(np.float32), attention.astype(np.float32), present
+
+    def _project(self, x: np.ndarray, name: str) -> np.ndarray:
+        """``(N, d) -> (N, heads, key_dim)`` with a MultiHeadAttention projection."""
+        kernel = self.w[f"{name}/kernel"]
+        flat = x @ kernel.reshape(kernel.shape[0], -1)
+        return flat.reshape(len(x), *kernel.shape[1:]) + self.w[f"{name}/bias"]
+
+    def _output(self, out: np.ndarray, name: str) -> np.ndarray:
+        """``(K, heads, key_dim) -> (K, d)``: a MultiHeadAttention's output projection."""
+        kernel = self.w[f"{name}/attention_output/kernel"]
+        flat = out.reshape(len(out), -1) @ kernel.reshape(-1, kernel.shape[-1])
+        return flat + self.w[f"{name}/attention_output/bias"]
+
+    def _norm(self, x: np.ndarray, name: str) -> np.ndarray:
+        mean = x.mean(axis=-1, keepdims=True)
+        variance = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+        scaled = (x - mean) / np.sqrt(variance + self.w[f"{name}/epsilon"])
+        return scaled * self.w[f"{name}/gamma"] + self.w[f"{name}/beta"]
+
+    def _self_attention(
+        self, x: np.ndarray, block: int, past: tuple[np.ndarray, np.ndarray] | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Causal self-attention of the new position over the prefix (past rows + new)."""
+        name = f"block{block}_self"
+        h = self._norm(x, f"block{block}_norm0")
+        query = self._project(h, f"{name}/query") / np.sqrt(self.key_dim)  # (K, heads, kd)
+        key = self._project(h, f"{name}/key")[:, :, None]  # (K, heads, 1, kd)
+        value = self._project(h, f"{name}/value")[:, :, None]
+        if past is not None:
+            key = np.concatenate([past[0], key], axis=2)
+            value = np.concatenate([past[1], value], axis=2)
+        weights = _softmax(query[:, :, None, :] @ key.transpose(0, 1, 3, 2))  # (K, h, 1, L)
+        out = (weights @ value)[:, :, 0]  # (K, heads, kd)
+        return x + self._output(out, name), key, value
+
+    def _cross_attention(
+        self, x: np.ndarray, block: int, keys: np.ndarray, values: np.ndarray, mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        name = f"block{block}_cross"
+        h = self._norm(x, f"block{block}_norm1")
+        query = self._project(h, f"{name}/query") / np.sqrt(self.key_dim)
+        scores = query[:, :, None, :] @ keys  # (K, heads, 1, T)
+        weights = _softmax(np.where(mask, scores, MASKED))
+        out = (weights @ values)[:, :, 0]  # (K, heads, kd)
+        return x + self._output(out, name), weights[:, :, 0].mean(axis=1)
+
+    def _feed_forward(self, x: np.ndarray, block: int) -> np.ndarray:
+        name = f"block{block}_ffn"
+        h = self._norm(x, f"block{block}_norm2")
+        h = np.maximum(h @ self.w[f"{name}0/kernel"] + self.w[f"{name}0/bias"], 0.0)
+        return h @ self.w[f"{name}1/kernel"] + self.w[f"{name}1/bias"]
+
+
 class IncrementalStep:
     """A :class:`~medocr.types.DecoderStep` for one line, caching what repeats.
 
@@ -63,37 +197,15 @@ class IncrementalStep:
     from their own parents, recursively.
     """
 
-    def __init__(self, weights: dict[str, np.ndarray], config: AttentionConfig, memory: np.ndarray):
-        self.w, self.config = weights, config
-        self.heads = config.heads
-        self.key_dim = config.d_model // config.heads
+    def __init__(
+        self, weights: dict[str, np.ndarray], config: AttentionConfig, memory: np.ndarray
+    ) -> None:
+        self.math = DecoderMath(weights, config)
         self.memory = memory
-        self.cross = [self._memory_keys(block, memory) for block in range(config.blocks)]
-        self.cache: dict[tuple[int, ...], tuple[list[np.ndarray], list[np.ndarray]]] = {}
-
-    def _memory_keys(self, block: int, memory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        name = f"block{block}_cross"
-        keys = self._project(memory, f"{name}/key")  # (T, heads, key_dim)
-        values = self._project(memory, f"{name}/value")
-        return keys, values
-
-    def _project(self, x: np.ndarray, name: str) -> np.ndarray:
-        """``(N, d) -> (N, heads, key_dim)`` with a MultiHeadAttention projection."""
-        kernel = self.w[f"{name}/kernel"]
-        flat = x @ kernel.reshape(kernel.shape[0], -1)
-        return flat.reshape(len(x), *kernel.shape[1:]) + self.w[f"{name}/bias"]
-
-    def _output(self, out: np.ndarray, name: str) -> np.ndarray:
-        """``(K, heads, key_dim) -> (K, d)``: a MultiHeadAttention's output projection."""
-        kernel = self.w[f"{name}/attention_output/kernel"]
-        flat = out.reshape(len(out), -1) @ kernel.reshape(-1, kernel.shape[-1])
-        return flat + self.w[f"{name}/attention_output/bias"]
-
-    def _norm(self, x: np.ndarray, name: str) -> np.ndarray:
-        mean = x.mean(axis=-1, keepdims=True)
-        variance = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-        scaled = (x - mean) / np.sqrt(variance + self.w[f"{name}/epsilon"])
-        return scaled * self.w[f"{name}/gamma"] + self.w[f"{name}/beta"]
+        with _one_blas_thread():
+            self.cross = self.math.memory_keys(memory[None])
+        #: prefix -> per block (keys, values), each ``(heads, len(prefix), kd)``
+        self.cache: dict[tuple[int, ...], list[tuple[np.ndarray, np.ndarray]]] = {}
 
     def __call__(
         self, memory: np.ndarray, frame_mask: np.ndarray, tokens: np.ndarray
@@ -105,77 +217,76 @@ class IncrementalStep:
                 f"this step reads a line of memory {self.memory.shape}, got rows of "
                 f"{memory.shape[1:]}"
             )
-        mask = np.asarray(frame_mask[0], bool) if len(frame_mask) else np.ones(0, bool)
+        mask = np.asarray(frame_mask[:1], bool)
         with _one_blas_thread():
             return self._positions(tokens, mask)
 
     def _positions(self, tokens: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        length = tokens.shape[1]
         parents = [tuple(row[:-1]) for row in tokens.tolist()]
-        if length > 1:
+        past = None
+        if tokens.shape[1] > 1:
             missing = sorted({p for p in parents if p not in self.cache})
             if missing:
                 self._positions(np.array(missing, np.int64), mask)
-        x = self.w["token_embedding/embeddings"][tokens[:, -1]]
-        x = x + self.w["position_embedding/embeddings"][length - 1]
-        keys, values, attention = [], [], None
-        for block in range(self.config.blocks):
-            past = [self.cache[p] if length > 1 else ([], []) for p in parents]
-            x, new_keys, new_values = self._self_attention(x, block, past, length)
-            keys.append(new_keys)
-            values.append(new_values)
-            x, attention = self._cross_attention(x, block, mask)
-            x = x + self._feed_forward(x, block)
+            past = [
+                (np.stack([self.cache[p][b][0] for p in parents]),
+                 np.stack([self.cache[p][b][1] for p in parents]))
+                for b in range(self.math.config.blocks)
+            ]  # fmt: skip
+        log_probs, attention, present = self.math.position(tokens, past, self.cross, mask)
         for row, prefix in enumerate(tokens.tolist()):
-            self.cache[tuple(prefix)] = (
-                [k[row] for k in keys],
-                [v[row] for v in values],
-            )
-        logits = self._norm(x, "final_norm") @ self.w["logits/kernel"] + self.w["logits/bias"]
-        shifted = logits - logits.max(axis=-1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-        return log_probs.astype(np.float32), attention.astype(np.float32)
+            self.cache[tuple(prefix)] = [(keys[row], values[row]) for keys, values in present]
+        return log_probs, attention
 
-    def _self_attention(
-        self, x: np.ndarray, block: int, past: list[tuple[list, list]], length: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Causal self-attention of the last position over the prefix (cached rows + new)."""
-        name = f"block{block}_self"
-        h = self._norm(x, f"block{block}_norm0")
-        query = self._project(h, f"{name}/query") / np.sqrt(self.key_dim)  # (K, heads, kd)
-        key, value = self._project(h, f"{name}/key"), self._project(h, f"{name}/value")
-        if length > 1:
-            keys = np.stack([p[0][block] for p in past])  # (K, L-1, heads, kd)
-            values = np.stack([p[1][block] for p in past])
-            keys = np.concatenate([keys, key[:, None]], axis=1)
-            values = np.concatenate([values, value[:, None]], axis=1)
-        else:
-            keys, values = key[:, None], value[:, None]
-        # (K, heads, 1, kd) @ (K, heads, kd, L) -> (K, heads, 1, L)
-        scores = query[:, :, None, :] @ keys.transpose(0, 2, 3, 1)
-        weights = _softmax(scores)
-        out = (weights @ values.transpose(0, 2, 1, 3))[:, :, 0]  # (K, heads, kd)
-        return x + self._output(out, name), keys, values
 
-    def _cross_attention(
-        self, x: np.ndarray, block: int, mask: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        name = f"block{block}_cross"
-        h = self._norm(x, f"block{block}_norm1")
-        query = self._project(h, f"{name}/query") / np.sqrt(self.key_dim)
-        keys, values = self.cross[block]
-        # (heads, K, kd) @ (heads, kd, T) -> (heads, K, T)
-        scores = query.transpose(1, 0, 2) @ keys.transpose(1, 2, 0)
-        weights = _softmax(np.where(mask[None, None, :], scores, MASKED))
-        out = (weights @ values.transpose(1, 0, 2)).transpose(1, 0, 2)  # (K, heads, kd)
-        return x + self._output(out, name), weights.mean(axis=0)
+def greedy_batch(
+    weights: dict[str, np.ndarray],
+    config: AttentionConfig,
+    memory: np.ndarray,
+    frame_mask: np.ndarray,
+) -> list[list[int]]:
+    """Greedy readings of a batch of lines, decoded together position by position.
 
-    def _feed_forward(self, x: np.ndarray, block: int) -> np.ndarray:
-        h = self._norm(x, f"block{block}_norm2")
-        h = np.maximum(
-            h @ self.w[f"block{block}_ffn0/kernel"] + self.w[f"block{block}_ffn0/bias"], 0
-        )
-        return h @ self.w[f"block{block}_ffn1/kernel"] + self.w[f"block{block}_ffn1/bias"]
+    Parameters
+    ----------
+    weights : dict
+        From :func:`decoder_weights`.
+    config : AttentionConfig
+        Start/end tokens and the maximum length.
+    memory : numpy.ndarray
+        float32 ``(B, T, d_model)``.
+    frame_mask : numpy.ndarray
+        float32 ``(B, T)``.
+
+    Returns
+    -------
+    list of list of int
+        Character ids of each line (end token excluded). A line stops at the end token,
+        at ``max_length`` characters or at as many characters as it has frames; finished
+        lines leave the batch.
+    """
+    math = DecoderMath(weights, config)
+    frames = frame_mask.sum(axis=1).astype(int)
+    limits = np.minimum(config.max_length, np.maximum(frames, 1))
+    readings: list[list[int]] = [[] for _ in range(len(memory))]
+    live = np.arange(len(memory))
+    tokens = np.full((len(memory), 1), config.start, np.int64)
+    mask = frame_mask > 0
+    with _one_blas_thread():
+        cross = math.memory_keys(memory)
+        past = None
+        while len(live):
+            log_probs, _, past = math.position(tokens, past, cross, mask)
+            chosen = np.argmax(log_probs, axis=-1)
+            for row, token in zip(live, chosen, strict=True):
+                if token != config.end:
+                    readings[row].append(int(token))
+            going = (chosen != config.end) & (tokens.shape[1] < limits[live])
+            live, tokens = live[going], np.concatenate([tokens, chosen[:, None]], axis=1)[going]
+            past = [(k[going], v[going]) for k, v in past]
+            cross = [(k[going], v[going]) for k, v in cross]
+            mask = mask[going]
+    return readings
 
 
 def _one_blas_thread() -> Any:

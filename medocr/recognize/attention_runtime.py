@@ -24,12 +24,11 @@ from medocr.errors import ModelError
 from medocr.recognize.attention import (
     AttentionConfig,
     frame_masks,
-    greedy_tokens,
     memory_frames,
     register_layers,
     split_model,
 )
-from medocr.recognize.attention_incremental import IncrementalStep, decoder_weights
+from medocr.recognize.attention_incremental import IncrementalStep, decoder_weights, greedy_batch
 from medocr.recognize.crnn import pad_batch, prepare_line
 from medocr.text import Alphabet
 from medocr.types import EncodedLine
@@ -296,9 +295,8 @@ class AttentionRecognizer:
         texts: list[str] = [""] * len(images)
         for chunk, memory, frames in self._encoded_batches(images, batch_size):
             mask = frame_masks(frames, memory.shape[1])
-            for index, labels in zip(
-                chunk, greedy_tokens(self.step, memory, mask, self.config), strict=True
-            ):
+            readings = greedy_batch(self.decoder_weights, self.config, memory, mask)
+            for index, labels in zip(chunk, readings, strict=True):
                 texts[index] = self.alphabet.decode(labels)
         return texts
 

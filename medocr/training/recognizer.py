@@ -86,6 +86,7 @@ class TrainConfig:
     arch: str = "crnn"
     minutes: float | None = None
     label_smoothing: float = 0.1
+    freeze_encoder: bool = False
     notes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -182,6 +183,10 @@ class Trainer:
         model, self.model_config = start(
             cfg.preset, cfg.height, self.alphabet.num_classes, self.base
         )
+        if cfg.freeze_encoder:
+            if cfg.arch != "attention" or self.base is None:
+                raise MedocrError("--freeze-encoder needs --arch attention and --init")
+            attention.split_model(model)[0].trainable = False  # its BatchNorms stay fixed too
         return model
 
     # ----- loop -------------------------------------------------------------------------
@@ -334,18 +339,19 @@ class Trainer:
     def _validate_attention(self, model: Any, encoded: EncodedLines) -> float:
         """Greedy CER of an attention model (batched greedy decoding)."""
         from medocr.evaluate.metrics import cer
-        from medocr.recognize.attention import frame_masks, greedy_tokens, memory_frames
+        from medocr.recognize.attention import frame_masks, memory_frames
+        from medocr.recognize.attention_incremental import greedy_batch
         from medocr.recognize.attention_runtime import AttentionRecognizer
 
         if self._reader is None or self._reader.model is not model:  # traced once per model
             self._reader = AttentionRecognizer(model, self.alphabet, self.model_config, {})
+        self._reader._weights = None  # the weights of this epoch
         truths, guesses = [], []
         for images, widths, labels in line_dataset(encoded, self.config.height, 64, training=False):
             memory = self._reader.encode(images.numpy())
             mask = frame_masks(memory_frames(widths.numpy()), memory.shape[1])
-            for row, tokens in enumerate(
-                greedy_tokens(self._reader.step, memory, mask, self.model_config)
-            ):
+            readings = greedy_batch(self._reader.decoder_weights, self.model_config, memory, mask)
+            for row, tokens in enumerate(readings):
                 guesses.append(self.alphabet.decode(tokens))
                 truths.append(self.alphabet.decode([i for i in labels[row].numpy() if i >= 0]))
         return cer(truths, guesses)
