@@ -9,8 +9,13 @@ What is measured, one row per family:
 - training lines/s: mean of the run's per-epoch ``lines_per_s``;
 - inference lines/s on the first 256 lines of poilus-val + lectaurep-val, batch 64,
   after a warm-up call: TensorFlow — CTC ``predict`` + ``greedy``, attention
-  ``read_greedy`` (batched greedy); ONNX Runtime — CTC only (exported to a temporary
-  copy of the bundle when it has no ``model.onnx``), the attention runtime refuses ONNX;
+  ``read_greedy`` (batched greedy, incremental numpy decoder); ONNX Runtime (exported to
+  a temporary copy of the bundle when it has no ONNX files; attention: the encoder on
+  ONNX Runtime, the decoder in numpy);
+- with ``--routing N``: each bundle (a temporary copy) gets a calibration fitted by
+  ``medocr evaluate --fit-calibration`` on N synthetic certificates (seed 41), then reads N
+  fresh ones (seed 4242) with the default pipeline: ECE, automation at 1 % error, share
+  of written fields accepted and wrong among them, seconds per certificate;
 - CER / WER (:mod:`medocr.evaluate.metrics`) on poilus-val, lectaurep-val and synth-cut
   (the lines the reading pipeline cuts from ``--certificates`` fresh synthetic
   certificates, seed 3, as in ``bench_recognizer.py``): greedy (the same functions as the
@@ -31,7 +36,7 @@ Progress goes to stderr, the Markdown body to stdout and to ``benchmarks/RESULTS
 
     python benchmarks/bench_families.py --attention BUNDLE [--ctc fr-crnn-small]
         [--ctc-run DIR] [--attention-run DIR] [--data ../shared/data]
-        [--certificates 100] [--max-lines 0] [--no-record]
+        [--certificates 100] [--max-lines 0] [--routing 0] [--no-record]
 """
 
 from __future__ import annotations
@@ -147,19 +152,22 @@ def lines_per_s(recognizer: Any, images: Sequence[np.ndarray]) -> float:
 
 
 def onnx_rate(recognizer: Any, images: Sequence[np.ndarray]) -> str:
-    """ONNX Runtime lines/s of a CTC bundle (exported to a temporary copy when needed)."""
-    if recognizer.family != "ctc":
-        return "not exported"
-    from medocr.recognize.export import export_onnx
-    from medocr.recognize.runtime import Recognizer
+    """ONNX Runtime lines/s of a bundle, exported to a temporary copy when it has no ONNX.
 
+    The attention family runs its encoder on ONNX Runtime and its decoder in numpy
+    (``decoder.npz``, incremental), as the runtime does with ``backend="onnx"``.
+    """
+    from medocr.recognize.export import export_onnx
+    from medocr.recognize.runtime import load_recognizer
+
+    exported = "model.onnx" if recognizer.family == "ctc" else "encoder.onnx"
     with tempfile.TemporaryDirectory() as work:
         folder = Path(recognizer.folder)
-        if not (folder / "model.onnx").exists():
+        if not (folder / exported).exists():
             folder = Path(work) / "bundle"
             shutil.copytree(recognizer.folder, folder)
             export_onnx(folder)
-        return f"{lines_per_s(Recognizer.load(folder, backend='onnx'), images):.0f}"
+        return f"{lines_per_s(load_recognizer(folder, backend='onnx'), images):.0f}"
 
 
 def lexicon_texts(decode: Callable[[Any], Any], outputs: Sequence[Any]) -> list[str]:
@@ -210,6 +218,76 @@ def measure(recognizer: Any, bundle: str, run: dict | None, sets: dict, speed: l
     blanks = greedy_texts(recognizer, blank_crops())
     label = "CTC" if family == "ctc" else family
     return Family(label, bundle, recognizer, run, rates, greedy, lexicon, rate, blanks)
+
+
+# --- routing: calibration fitted, then fresh certificates --------------------------------
+
+
+def routing(bundle: str, count: int, work: Path) -> dict[str, float]:
+    """Fit a calibration on `count` certificates (seed 41), read `count` fresh ones (4242).
+
+    The calibration is fitted by ``medocr evaluate --fit-calibration`` on a temporary copy
+    of the bundle (as a user would); the fresh certificates are read with the default
+    pipeline on that copy. Returns ECE, automation at 1 % error (own confidences, all
+    text fields) and, on written fields, the share the calibrated routes accept and the
+    share wrong among those.
+    """
+    import subprocess
+
+    from bench_routing import routing_row
+
+    from medocr.evaluate.fields import summarize
+    from medocr.evaluate.run import evaluate_certificates
+    from medocr.pipeline import Pipeline
+    from medocr.synth.runner import synthesize
+
+    copy = work / f"bundle-{Path(bundle).name}-{len(list(work.iterdir()))}"
+    shutil.copytree(recognizer_folder(bundle), copy)
+    for seed in (41, 4242):
+        if not (work / f"certs-{seed}").exists():
+            synthesize(work / f"certs-{seed}", count, seed=seed, workers=2)
+    log(f"{bundle}: fitting the calibration on {count} certificates (seed 41)")
+    subprocess.run(
+        [sys.executable, "-m", "medocr.cli", "evaluate", str(work / "certs-41"), "--model",
+         str(copy), "--out", str(work / f"report-{copy.name}"), "--fit-calibration", str(copy)],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    log(f"{bundle}: reading {count} fresh certificates (seed 4242)")
+    run = evaluate_certificates(work / "certs-4242", Pipeline(model=str(copy)))
+    text = [o for o in run.outcomes if o.kind != "checkbox"]
+    scores, routed = summarize(text), routing_row(text)
+    return {
+        "fields": len(text),
+        "ece": scores["ece"],
+        "automation": scores["automation"]["0.01"]["share"],
+        "written_accepted": routed["written_accepted"],
+        "written_wrong": routed["written_wrong"],
+        "seconds_per_certificate": run.seconds / max(1, run.units),
+    }
+
+
+def recognizer_folder(bundle: str) -> Path:
+    """The folder of a bundle given by path or shipped name."""
+    from medocr.bundles import resolve
+
+    return resolve(bundle)
+
+
+def routing_table(families: Sequence[Family], figures: dict[str, dict[str, float]]) -> str:
+    """ECE, automation and calibrated routing of each family on fresh certificates."""
+    lines = [
+        "| family | text fields | ECE after calibration | automation at 1 % error | "
+        "written fields accepted | wrong among accepted (written) | s / certificate |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for family in families:
+        f = figures[family.label]
+        lines.append(
+            f"| {family.label} | {f['fields']} | {f['ece']:.3f} | {pct(f['automation'])} | "
+            f"{pct(f['written_accepted'])} | {pct(f['written_wrong'])} | "
+            f"{f['seconds_per_certificate']:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 # --- training runs ---------------------------------------------------------------------------
@@ -350,8 +428,14 @@ def failure_table(families: Sequence[Family], sets: dict[str, Lines]) -> str:
     return "\n".join(rows)
 
 
-def report(families: Sequence[Family], sets: dict[str, Lines], speed: int) -> str:
-    """The Markdown body: command, budgets, the three tables."""
+def report(
+    families: Sequence[Family],
+    sets: dict[str, Lines],
+    speed: int,
+    routed: dict[str, dict[str, float]] | None = None,
+    count: int = 0,
+) -> str:
+    """The Markdown body: command, budgets, the tables."""
     command = shlex.join(["python", "benchmarks/bench_families.py", *sys.argv[1:]])
     counts = ", ".join(f"{name} {len(truths)}" for name, (_, truths) in sets.items())
     return "\n".join([
@@ -375,6 +459,14 @@ def report(families: Sequence[Family], sets: dict[str, Lines], speed: int) -> st
         f"seed {BLANK_SEED}):",
         "",
         failure_table(families, sets),
+        *([
+            "",
+            f"Reading certificates (the pipeline's per-kind decoders, calibration fitted by "
+            f"`medocr evaluate --fit-calibration` on {count} synthetic certificates of seed 41, "
+            f"then {count} fresh ones of seed 4242 read; text fields):",
+            "",
+            routing_table(families, routed),
+        ] if routed else []),
     ])  # fmt: skip
 
 
@@ -389,6 +481,12 @@ def main() -> None:
     parser.add_argument("--data", default=os.environ.get("MEDOCR_DATA", "../shared/data"))
     parser.add_argument("--certificates", type=int, default=100, help="for synth-cut")
     parser.add_argument("--max-lines", type=int, default=0, help="per set (0 = all)")
+    parser.add_argument(
+        "--routing",
+        type=int,
+        default=0,
+        help="certificates to fit a calibration on and as many fresh ones to read (0: skip)",
+    )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     data = use_data(args.data)  # the sampler's CIM-10 words come from --data
@@ -399,7 +497,11 @@ def main() -> None:
     whole = load_sets(data, args.certificates)
     sets, speed = first(whole, args.max_lines), speed_lines(whole)
     families = [measure(r, bundles[f], runs[f], sets, speed) for f, r in recognizers.items()]
-    body = report(families, sets, len(speed))
+    routed = None
+    if args.routing:
+        with tempfile.TemporaryDirectory(prefix="bench-families-") as work:
+            routed = {f.label: routing(f.bundle, args.routing, Path(work)) for f in families}
+    body = report(families, sets, len(speed), routed, args.routing)
     print(body)
     if not args.no_record:
         record("families", "CTC vs attention (same data, same CPU budget)", body)

@@ -54,8 +54,8 @@ def add_parser(subparsers: Any) -> None:
     recognizer.add_argument(
         "--freeze-encoder",
         action="store_true",
-        help="attention with --init only: keep the encoder from the bundle as it is and "
-        "train the decoder alone (about twice the lines per second)",
+        help="attention with --init only: keep the encoder body from the bundle as it is "
+        "and train the decoder (and the map to d_model) alone: about twice the lines/s",
     )
     recognizer.add_argument(
         "--label-smoothing",

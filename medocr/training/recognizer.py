@@ -186,7 +186,9 @@ class Trainer:
         if cfg.freeze_encoder:
             if cfg.arch != "attention" or self.base is None:
                 raise MedocrError("--freeze-encoder needs --arch attention and --init")
-            attention.split_model(model)[0].trainable = False  # its BatchNorms stay fixed too
+            for layer in attention.split_model(model)[0].layers:
+                # the CRNN body stays as it was (BatchNorms too); the new map to d_model learns
+                layer.trainable = layer.name == "memory"
         return model
 
     # ----- loop -------------------------------------------------------------------------
