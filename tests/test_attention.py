@@ -289,3 +289,21 @@ def test_the_method_comparison_has_attention_rows(tiny_runs, certificate_dir):
     ]  # fmt: skip
     with pytest.raises(ValueError, match="unknown recognizer family 'hmm'; expected one of ctc"):
         family_decoders("hmm", pipeline.lexicon)
+
+
+def test_freeze_encoder_keeps_the_crnn_body(tiny_runs):
+    from dataclasses import replace
+
+    from medocr.training.recognizer import Trainer
+
+    root, config, _ = tiny_runs
+    frozen = Trainer(replace(config, out_dir=str(root / "frozen"), freeze_encoder=True))
+    frozen._load_sources()
+    encoder, decoder = attention.split_model(frozen._model())
+    assert not encoder.get_layer("conv0").trainable and not encoder.get_layer("bilstm1").trainable
+    assert encoder.get_layer("memory").trainable and decoder.trainable
+    wrong = Trainer(replace(config, out_dir=str(root / "x"), arch="crnn", freeze_encoder=True,
+                            init=str(root / "crnn" / "best")))  # fmt: skip
+    wrong._load_sources()
+    with pytest.raises(MedocrError, match="--freeze-encoder needs --arch attention and --init"):
+        wrong._model()
