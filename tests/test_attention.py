@@ -307,3 +307,37 @@ def test_freeze_encoder_keeps_the_crnn_body(tiny_runs):
     wrong._load_sources()
     with pytest.raises(MedocrError, match="--freeze-encoder needs --arch attention and --init"):
         wrong._model()
+
+
+def test_the_memory_carries_each_frames_position():
+    frame_positions = attention._layers()[3]()
+    memory = np.zeros((2, 5, 8), np.float32)
+    encoded = np.asarray(frame_positions(memory))
+    assert encoded.shape == (2, 5, 8)
+    np.testing.assert_allclose(encoded[0], encoded[1])
+    np.testing.assert_allclose(encoded[0, :, 0], np.sin(np.arange(5)), atol=1e-6)
+    np.testing.assert_allclose(encoded[0, :, 1], np.cos(np.arange(5)), atol=1e-6)
+    assert len({tuple(np.round(row, 4)) for row in encoded[0]}) == 5  # each frame its own
+
+
+def test_warm_up_raises_the_learning_rate_to_its_peak(tmp_path):
+    from medocr.training.recognizer import TrainConfig, Trainer
+
+    class Rate:
+        value = None
+
+        def assign(self, value):
+            self.value = value
+
+    class Optimizer:
+        learning_rate = Rate()
+
+    trainer = Trainer(TrainConfig([], str(tmp_path), learning_rate=1e-3, warmup_steps=4))
+    seen = []
+    for done in range(6):
+        trainer._warm_up(Optimizer, done)
+        seen.append(Optimizer.learning_rate.value)
+    assert seen == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+    Optimizer.learning_rate.value = None
+    Trainer(TrainConfig([], str(tmp_path), warmup_steps=0))._warm_up(Optimizer, 0)
+    assert Optimizer.learning_rate.value is None  # no warm-up: the rate is left alone

@@ -63,6 +63,13 @@ def add_parser(subparsers: Any) -> None:
         default=0.1,
         help="attention only: label smoothing of the cross-entropy (default 0.1)",
     )
+    recognizer.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=0,
+        help="raise the learning rate linearly from 0 over the run's first N steps "
+        "(default 0; a fresh attention decoder wants a few hundred)",
+    )
     recognizer.add_argument("--height", type=int, default=48, help="input height (default 48)")
     recognizer.add_argument("--batch-size", type=int, default=32)
     recognizer.add_argument("--steps-per-epoch", type=int, default=500)
@@ -113,6 +120,7 @@ def _cmd_train_recognizer(args: argparse.Namespace) -> int:
         minutes=args.minutes,
         label_smoothing=args.label_smoothing,
         freeze_encoder=args.freeze_encoder,
+        warmup_steps=args.warmup_steps,
         notes={"command": "medocr " + " ".join(sys.argv[1:])},
     )
     results = Trainer(config).run()

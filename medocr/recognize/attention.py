@@ -111,8 +111,8 @@ def _register(cls: type) -> type:
     return keras.saving.register_keras_serializable(package="medocr")(cls)
 
 
-def _layers() -> tuple[type, type, type]:
-    """Return the three stateless helper layers, defined (and registered) on first use."""
+def _layers() -> tuple[type, type, type, type]:
+    """Return the four stateless helper layers, defined (and registered) on first use."""
     if _LAYER_CLASSES:
         return _LAYER_CLASSES[0]
     import keras
@@ -146,12 +146,28 @@ def _layers() -> tuple[type, type, type]:
         def call(self, scores: Any) -> Any:
             return ops.mean(scores, axis=1)
 
-    classes = tuple(_register(c) for c in (PositionIds, CrossMask, HeadMean))
+    class FramePositions(keras.layers.Layer):
+        """``(B, T, d)`` memory -> the same plus a sinusoidal encoding of each frame's index.
+
+        Without it the decoder's cross-attention can only find a frame by its content;
+        with it, "the frames just right of the last one read" is easy to learn.
+        """
+
+        def call(self, memory: Any) -> Any:
+            frames, width = ops.shape(memory)[1], ops.shape(memory)[2]
+            where = ops.expand_dims(ops.arange(frames, dtype="float32"), 1)  # (T, 1)
+            pair = ops.arange(width, dtype="float32") // 2  # (d,)
+            angle = where / ops.power(10000.0, 2.0 * pair / ops.cast(width, "float32"))
+            even = ops.cast(ops.arange(width) % 2 == 0, "float32")
+            encoding = even * ops.sin(angle) + (1.0 - even) * ops.cos(angle)  # (T, d)
+            return memory + ops.cast(ops.expand_dims(encoding, 0), memory.dtype)
+
+    classes = tuple(_register(c) for c in (PositionIds, CrossMask, HeadMean, FramePositions))
     _LAYER_CLASSES.append(classes)
     return classes
 
 
-_LAYER_CLASSES: list[tuple[type, type, type]] = []
+_LAYER_CLASSES: list[tuple[type, type, type, type]] = []
 
 
 def register_layers() -> None:
@@ -160,14 +176,20 @@ def register_layers() -> None:
 
 
 def build_encoder(config: AttentionConfig) -> Any:
-    """Build the ``encoder``: ``(B, H, W, 1)`` ink -> ``(B, ceil(W / 4), d_model)`` memory."""
+    """Build the ``encoder``: ``(B, H, W, 1)`` ink -> ``(B, ceil(W / 4), d_model)`` memory.
+
+    The memory is the CRNN body's features mapped to ``d_model``, plus the sinusoidal
+    encoding of each frame's position.
+    """
     import keras
     from keras import layers
 
     from medocr.recognize.crnn import line_features
 
+    frame_positions = _layers()[3]
     image = keras.Input(shape=(config.height, None, 1), name="image")
     memory = layers.Dense(config.d_model, name="memory")(line_features(image, config))
+    memory = frame_positions(name="frame_positions")(memory)
     return keras.Model(image, memory, name="encoder")
 
 
@@ -181,7 +203,7 @@ def build_decoder(config: AttentionConfig) -> Any:
     import keras
     from keras import layers
 
-    position_ids, cross_mask, head_mean = _layers()
+    position_ids, cross_mask, head_mean, _ = _layers()
     if config.d_model % config.heads:
         raise ValueError(f"d_model {config.d_model} is not a multiple of heads {config.heads}")
     memory = keras.Input(shape=(None, config.d_model), name="memory")

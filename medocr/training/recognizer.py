@@ -87,6 +87,7 @@ class TrainConfig:
     minutes: float | None = None
     label_smoothing: float = 0.1
     freeze_encoder: bool = False
+    warmup_steps: int = 0
     notes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -220,7 +221,7 @@ class Trainer:
                 print(f"train: the {cfg.minutes:g}-minute budget is spent", file=sys.stderr)
                 break
             epoch = results["epoch"] + 1
-            loss, seconds, lines = self._epoch(step, data, epoch, strategy, deadline)
+            loss, seconds, lines = self._epoch(step, data, epoch, strategy, deadline, optimizer)
             val = {name: self.validate(model, enc) for name, enc in self.val_encoded.items()}
             self._record(results, epoch, loss, lines / seconds, val, optimizer)
             with writer.as_default(step=epoch):
@@ -296,7 +297,13 @@ class Trainer:
         return _train_step(model, optimizer, strategy)
 
     def _epoch(
-        self, step: Any, data: Any, epoch: int, strategy: Any, deadline: float | None = None
+        self,
+        step: Any,
+        data: Any,
+        epoch: int,
+        strategy: Any,
+        deadline: float | None = None,
+        optimizer: Any = None,
     ) -> tuple[float, float, int]:
         """One epoch of `steps_per_epoch` steps (cut short at the `deadline`, if any)."""
         cfg = self.config
@@ -304,6 +311,8 @@ class Trainer:
         for index in range(cfg.steps_per_epoch):
             if deadline is not None and index and time.perf_counter() >= deadline:
                 break
+            if optimizer is not None:
+                self._warm_up(optimizer, (epoch - 1) * cfg.steps_per_epoch + index)
             images, widths, labels = next(data)
             losses.append(float(step(images, widths, labels)))
             per_replica = strategy.run(_batch_size, args=(widths,))
@@ -318,6 +327,14 @@ class Trainer:
                     time.perf_counter() - began,
                 )
         return float(np.mean(losses)), time.perf_counter() - began, lines
+
+    def _warm_up(self, optimizer: Any, done: int) -> None:
+        """During the first `warmup_steps` steps, set the rate to its share of the peak."""
+        steps = self.config.warmup_steps
+        if done < steps:
+            optimizer.learning_rate.assign(self.config.learning_rate * (done + 1) / steps)
+        elif done == steps and steps:
+            optimizer.learning_rate.assign(self.config.learning_rate)
 
     def validate(self, model: Any, encoded: EncodedLines) -> float:
         """Greedy-decoding CER of `model` on a validation set."""
