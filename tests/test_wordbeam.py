@@ -182,3 +182,18 @@ def test_completion_needs_a_possible_letter(oov):
         assert hyp.text == "" and hyp.log_score == pytest.approx(math.log(0.01))
     else:
         assert hyp.words == (WordHypothesis("ab", False, None),)
+
+
+def test_lm_weight_zero_turns_off_a_model_that_forbids_a_word():
+    class Forbids:
+        """A word model that gives "ab" no chance at all (log 0 = -inf)."""
+
+        def log_prob(self, prev, word):
+            return -math.inf if word == "ab" else math.log(0.5)
+
+    al = Alphabet(tuple("abc"))
+    probs = frames(al, [{"a": 0.9}, {"-": 0.9}, {"b": 0.9}])
+    plain = word_beam_search(probs, ["ab", "abc"], oov_penalty=None)
+    off = word_beam_search(probs, ["ab", "abc"], lm=Forbids(), lm_weight=0.0, oov_penalty=None)
+    assert (off.text, off.log_score) == (plain.text, plain.log_score) == ("ab", plain.log_score)
+    assert math.isfinite(off.log_score)  # 0 * -inf used to make it NaN

@@ -217,7 +217,7 @@ class _Search:
         self.ends = [True]  # per prefix id: is it a complete reading (see _complete)?
 
     def _lm(self, prev: str | None, word: str) -> float:
-        if self.lm is None:
+        if self.lm is None or self.lm_weight == 0:  # weight 0 turns it off (0 * -inf is NaN)
             return 0.0
         key = (prev, word)
         score = self.lm_cache.get(key)
