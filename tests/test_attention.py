@@ -341,3 +341,24 @@ def test_warm_up_raises_the_learning_rate_to_its_peak(tmp_path):
     Optimizer.learning_rate.value = None
     Trainer(TrainConfig([], str(tmp_path), warmup_steps=0))._warm_up(Optimizer, 0)
     assert Optimizer.learning_rate.value is None  # no warm-up: the rate is left alone
+
+
+def test_onnx_files_that_disagree_with_meta_json_are_refused(tiny_runs, tmp_path):
+    import io
+
+    from medocr.bundles import write_bundle_file
+    from medocr.recognize.attention_runtime import AttentionRecognizer
+    from medocr.recognize.export import export_onnx
+
+    root, _, _ = tiny_runs
+    bundle = tmp_path / "bundle"
+    shutil.copytree(root / "attention" / "best", bundle)
+    export_onnx(bundle)
+    assert AttentionRecognizer.load(bundle, backend="onnx").session is not None
+    weights = dict(np.load(bundle / "decoder.npz"))
+    weights["logits/kernel"] = weights["logits/kernel"][:, :-1]  # one class fewer
+    buffer = io.BytesIO()
+    np.savez(buffer, **weights)
+    write_bundle_file(bundle, "decoder.npz", buffer.getvalue())  # as an export would
+    with pytest.raises(ModelError, match=r"decoder.npz logits \(16, \d+\); meta.json says"):
+        AttentionRecognizer.load(bundle, backend="onnx")

@@ -179,6 +179,7 @@ class AttentionRecognizer:
                 weights = _read_weights(bundle.read_bytes(DECODER_WEIGHTS))
             except Exception as exc:  # onnxruntime's and numpy's own types: bad bytes
                 raise ModelError(f"{folder}: cannot load its ONNX files ({exc})") from exc
+            _check_onnx(folder, session, weights, config)
             loaded = cls(None, alphabet, config, meta, bundle.digest, folder, session)
             loaded._weights = weights
             return loaded
@@ -386,6 +387,40 @@ def _contract(folder: Path, meta: dict[str, Any]) -> tuple[Alphabet, AttentionCo
             f"{len(alphabet.chars)} characters + end = {alphabet.num_classes}"
         )
     return alphabet, config
+
+
+def _check_onnx(
+    folder: Path, session: OnnxAttention, weights: dict[str, np.ndarray], config: AttentionConfig
+) -> None:
+    """Check the ONNX graphs and ``decoder.npz`` against meta.json, as :func:`_check_model`.
+
+    Raises
+    ------
+    ModelError
+        The encoder takes another line height or channel count, or gives another memory
+        width than ``d_model``; the decoder step or the decoder's weights give another class
+        count (dimensions left free in a graph are not checked).
+    """
+    image = list(session.encoder.get_inputs()[0].shape or [])
+    memory = list(session.encoder.get_outputs()[0].shape or [])
+    steps = {out.name: list(out.shape or []) for out in session.decoder_step.get_outputs()}
+    kernel = weights.get("logits/kernel")
+    expected = (config.height, 1, config.d_model, config.num_classes)
+    found = (
+        image[1] if len(image) == 4 else None,
+        image[3] if len(image) == 4 else None,
+        memory[-1] if memory else None,
+        steps.get("log_probs", [None])[-1],
+    )
+    fixed = [(f, e) for f, e in zip(found, expected, strict=True) if isinstance(f, int)]
+    shape = None if kernel is None else tuple(kernel.shape)
+    if len(image) != 4 or any(f != e for f, e in fixed) or shape != expected[2:]:
+        raise ModelError(
+            f"{folder}: the ONNX files take (batch, {found[0]}, width, {found[1]}) lines, give "
+            f"a {found[2]}-wide memory and {found[3]} classes, decoder.npz logits {shape}; "
+            f"meta.json says ({config.height}, width, 1), d_model {config.d_model} and "
+            f"{config.num_classes} classes"
+        )
 
 
 def _check_model(folder: Path, model: Any, config: AttentionConfig) -> None:
