@@ -53,6 +53,19 @@ with out-of-vocabulary words forbidden (``oov_penalty=None``) follows. The recog
 matrices are cached in ``--cache`` (a .npz under /tmp), so that reruns skip recognition.
 
     python benchmarks/bench_decode.py --pruning-loss [--per-set 400] [--certificates 170]
+
+Cause grid (``--cause-grid``, its own RESULTS.md section "Cause lines: OOV penalty x LM
+weight"): cause lines cut by the pipeline from ``--certificates`` fresh synthetic
+certificates (seed ``--seed``), read once by the shipped recognizer (cached in ``--cache``),
+split by certificate into two halves, dev and test. The pipeline's cause reader decodes
+every line at each cell of a grid of OOV penalties (None = out-of-vocabulary words
+forbidden) x LM weights; the table gives the CER / WER of the dev lines per cell, and per
+OOV penalty at the default LM weight the share of the words read that the lexicon lacks
+and the share of the truth words it lacks. The cells of lowest dev CER and lowest dev WER
+are then judged on the test lines beside the defaults. Unless ``--no-demo``, the cause
+lines of the ``medocr demo`` certificate are read at every cell too.
+
+    python benchmarks/bench_decode.py --cause-grid [--certificates 180] [--seed 2027] [--no-demo]
 """
 
 from __future__ import annotations
@@ -607,6 +620,22 @@ PRUNING_TARGET = 0.01
 
 def cause_lines(certificates: int, seed: int) -> tuple[list[np.ndarray], list[str]]:
     """Cause lines cut by the reading pipeline from fresh synthetic certificates."""
+    images, texts, _ = cut_cause_lines(certificates, seed)
+    return images, texts
+
+
+def cut_cause_lines(certificates: int, seed: int) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """Cause lines cut by the pipeline from fresh synthetic certificates, with their origin.
+
+    Returns
+    -------
+    images : list of numpy.ndarray
+        uint8 ``(h, w)`` line images, framed with paper as the pipeline frames them.
+    texts : list of str
+        Their truth.
+    documents : list of str
+        The certificate each line was cut from.
+    """
     import tempfile
 
     from medocr.dataset.fieldlines import write_field_lines
@@ -623,7 +652,11 @@ def cause_lines(certificates: int, seed: int) -> tuple[list[np.ndarray], list[st
             for r, f in zip(read_line_set(lines).records, fields, strict=True)
             if f.startswith("cause")
         ]
-        return [load_line(r) for r in records], [r.text for r in records]
+        return (
+            [load_line(r) for r in records],
+            [r.text for r in records],
+            [r.document for r in records],
+        )
 
 
 def real_val_lines(path: Path, count: int, seed: int) -> tuple[list[np.ndarray], list[str]]:
@@ -641,22 +674,11 @@ def pruning_matrices(
     recognizer: Any, data: Path, per_set: int, certificates: int, seed: int, cache: Path
 ) -> dict[str, tuple[list[FrameProbs], list[str]]]:
     """The recognizer's matrices and the truth of every line of every set, cached in `cache`."""
-    alphabet = recognizer.alphabet
     key = f"{recognizer.ref}|{per_set}|{certificates}|{seed}|{','.join(PRUNING_SETS)}"
-    if cache.exists():
-        with np.load(cache) as stored:
-            if str(stored["key"]) == key and "truths" in stored:
-                names = [str(n) for n in stored["names"]]
-                counts = stored["counts"].tolist()
-                truths = json.loads(str(stored["truths"]))
-                mats = [stored[f"m{i}"] for i in range(sum(counts))]
-                out, start = {}, 0
-                for name, n in zip(names, counts, strict=True):
-                    probs = [FrameProbs(m, alphabet) for m in mats[start : start + n]]
-                    out[name] = (probs, truths[name])
-                    start += n
-                print(f"pruning loss: matrices read from {cache}")
-                return out
+    cached = read_matrices(cache, key, recognizer.alphabet)
+    if cached is not None:
+        print(f"pruning loss: matrices read from {cache}")
+        return cached
     sets: dict[str, tuple[list[np.ndarray], list[str]]] = {}
     for name in PRUNING_SETS:
         path = data / f"{name}-lines" / "val.jsonl"
@@ -676,17 +698,49 @@ def pruning_matrices(
         print(
             f"pruning loss: {name}, {len(images)} lines read in {time.perf_counter() - start:.0f} s"
         )
-    lines = [p.probs for probs, _ in out.values() for p in probs]
+    write_matrices(cache, key, out)
+    return out
+
+
+def read_matrices(
+    cache: Path, key: str, alphabet: Alphabet
+) -> dict[str, tuple[list[FrameProbs], list[str]]] | None:
+    """The named sets of matrices and truths stored by :func:`write_matrices` under `key`.
+
+    Returns None when `cache` is missing or was written for another key (recognizer,
+    line draw...).
+    """
+    if not cache.exists():
+        return None
+    with np.load(cache) as stored:
+        if str(stored["key"]) != key or "truths" not in stored:
+            return None
+        names = [str(n) for n in stored["names"]]
+        counts = stored["counts"].tolist()
+        truths = json.loads(str(stored["truths"]))
+        mats = [stored[f"m{i}"] for i in range(sum(counts))]
+    out, start = {}, 0
+    for name, n in zip(names, counts, strict=True):
+        probs = [FrameProbs(m, alphabet) for m in mats[start : start + n]]
+        out[name] = (probs, truths[name])
+        start += n
+    return out
+
+
+def write_matrices(
+    cache: Path, key: str, sets: dict[str, tuple[list[FrameProbs], list[str]]]
+) -> None:
+    """Store named sets of ``(T, C)`` matrices and their truths in the .npz `cache`."""
+    lines = [p.probs for probs, _ in sets.values() for p in probs]
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         cache,
         key=np.array(key),
-        names=np.array(list(out)),
-        counts=np.array([len(probs) for probs, _ in out.values()]),
-        truths=np.array(json.dumps({name: texts for name, (_, texts) in out.items()})),
+        names=np.array(list(sets)),
+        counts=np.array([len(probs) for probs, _ in sets.values()]),
+        truths=np.array(json.dumps({name: texts for name, (_, texts) in sets.items()})),
         **{f"m{i}": m for i, m in enumerate(lines)},
     )
-    return out
 
 
 def decode_all(
@@ -869,6 +923,336 @@ def pruning_loss(args: argparse.Namespace) -> str:
     )
 
 
+# -- cause lines: OOV penalty x LM weight -------------------------------------------------------
+
+CAUSE_OOV_PENALTIES: tuple[float | None, ...] = (None, -4.0, -3.0, -2.0, -1.5, -1.0, -0.5)
+CAUSE_LM_WEIGHTS: tuple[float, ...] = (0.0, 0.2, 0.3, 0.5, 0.75, 1.0)
+CAUSE_GRID_CERTIFICATES = 180
+"""Default certificates for the cause grid: 476 cause lines at seed 2027 (4.5 min on 2 cores)."""
+DEMO_SEED, DEMO_INDEX = 2026, 0
+"""The certificate ``medocr demo`` (``make demo``) makes by default."""
+
+Cell = tuple[float | None, float]
+"""A grid cell: (OOV penalty, LM weight)."""
+
+
+def cause_split(
+    recognizer: Any, certificates: int, seed: int, cache: Path
+) -> dict[str, tuple[list[FrameProbs], list[str]]]:
+    """Matrices and truths of pipeline-cut cause lines, split by certificate, cached.
+
+    Parameters
+    ----------
+    recognizer : Recognizer
+        The pipeline's recognizer; each line becomes a ``(T, C)`` :class:`FrameProbs`.
+    certificates, seed : int
+        Synthetic certificates made (:func:`cut_cause_lines`) and their seed; the seed
+        also draws which half of the certificates is "dev".
+    cache : Path
+        .npz reused when it holds the same recognizer, certificates and seed.
+
+    Returns
+    -------
+    dict of str to (list of FrameProbs, list of str)
+        ``"dev"``: the cause lines of half of the certificates, ``"test"``: the others'.
+    """
+    key = f"{recognizer.ref}|cause-grid|{certificates}|{seed}"
+    cached = read_matrices(cache, key, recognizer.alphabet)
+    if cached is not None:
+        print(f"cause grid: matrices read from {cache}")
+        return cached
+    start = time.perf_counter()
+    images, texts, documents = cut_cause_lines(certificates, seed)
+    names = sorted(set(documents))
+    order = np.random.default_rng(seed).permutation(len(names)).tolist()
+    dev = {names[i] for i in order[: (len(names) + 1) // 2]}
+    print(f"cause grid: {len(images)} lines cut in {time.perf_counter() - start:.0f} s")
+    out: dict[str, tuple[list[FrameProbs], list[str]]] = {}
+    for half in ("dev", "test"):
+        keep = [i for i, d in enumerate(documents) if (d in dev) == (half == "dev")]
+        probs = recognizer.predict([images[i] for i in keep]) if keep else []
+        out[half] = (list(probs), [texts[i] for i in keep])
+    print(f"cause grid: recognized in {time.perf_counter() - start:.0f} s (cut included)")
+    write_matrices(cache, key, out)
+    return out
+
+
+def cause_reader(reader: Any, oov_penalty: float | None, lm_weight: float) -> Any:
+    """A copy of the pipeline's cause reader with another OOV penalty and LM weight."""
+    import copy
+
+    variant = copy.copy(reader)
+    variant.oov_penalty = oov_penalty
+    variant.lm_weight = lm_weight
+    return variant
+
+
+def grid_readings(
+    reader: Any, sets: dict[str, list[FrameProbs]], cells: Sequence[Cell]
+) -> tuple[dict[Cell, dict[str, list[Any]]], float]:
+    """Readings of every line of `sets` at every cell, and the mean CPU ms per line."""
+    readings, spent = {}, []
+    for oov, weight in cells:
+        readings[(oov, weight)], ms = decode_all(cause_reader(reader, oov, weight).decode, sets)
+        spent.append(ms)
+        print(f"cause grid: OOV {oov}, LM weight {weight:g}: {ms:.1f} ms/line", flush=True)
+    return readings, float(np.mean(spent)) if spent else float("nan")
+
+
+def cause_rates(truths: Sequence[str], hyps: Sequence[Any]) -> tuple[float, float]:
+    """(CER, WER) of readings against their truth (``medocr.evaluate.metrics``)."""
+    from medocr.evaluate.metrics import cer, wer
+
+    texts = [h.text for h in hyps]
+    return cer(truths, texts), wer(truths, texts)
+
+
+def oov_shares(truths: Sequence[str], hyps: Sequence[Any], trie: Any) -> tuple[float, float, str]:
+    """Lexicon coverage of readings and truths.
+
+    Returns
+    -------
+    output_oov : float
+        Share of the words read that the lexicon lacks.
+    truth_oov : float
+        Share of the truth words that the lexicon lacks.
+    truth_oov_read : str
+        How many of those truth words the reading of their line holds (``"k of n"``).
+    """
+    from medocr.decode._common import word_hypotheses
+
+    read = [w for h in hyps for w in h.words]
+    truth_words, missing, found = 0, 0, 0
+    for truth, hyp in zip(truths, hyps, strict=True):
+        said = Counter(w.text for w in hyp.words)
+        for word in word_hypotheses(truth, trie.lookup, trie.word_chars):
+            truth_words += 1
+            if not word.in_lexicon:
+                missing += 1
+                if said[word.text] > 0:
+                    found += 1
+                    said[word.text] -= 1
+    output_oov = sum(not w.in_lexicon for w in read) / max(len(read), 1)
+    return output_oov, missing / max(truth_words, 1), f"{found} of {missing}"
+
+
+def changed_lines(truths: Sequence[str], hyps: Sequence[Any], base: Sequence[Any]) -> str:
+    """``"better / worse"``: lines whose CER `hyps` lowers / raises against `base`."""
+    from medocr.evaluate.metrics import cer
+
+    better = worse = 0
+    for truth, hyp, ref in zip(truths, hyps, base, strict=True):
+        ours, theirs = cer([truth], [hyp.text]), cer([truth], [ref.text])
+        better += ours < theirs
+        worse += ours > theirs
+    return f"{better} / {worse}"
+
+
+def cell_name(cell: Cell) -> str:
+    return f"OOV {cell[0]}, LM {cell[1]:g}"
+
+
+def grid_table(
+    rates: dict[Cell, tuple[float, float]],
+    shares: dict[float | None, tuple[float, float, str]],
+    default: Cell,
+    oovs: Sequence[float | None],
+    weights: Sequence[float],
+) -> list[str]:
+    """Markdown rows: dev CER / WER per cell (lowest of each in bold), then OOV columns."""
+    low_cer = min(r[0] for r in rates.values())
+    low_wer = min(r[1] for r in rates.values())
+    heads = [f"{w:g}" + (" (default)" if w == default[1] else "") for w in weights]
+    rows = [
+        "| OOV penalty \\ LM weight | "
+        + " | ".join(heads)
+        + f" | output words OOV (LM {default[1]:g}) | truth words OOV | truth OOV words "
+        "read |",
+        "|---" + "|---:" * (len(weights) + 3) + "|",
+    ]
+    for oov in oovs:
+        cells = []
+        for weight in weights:
+            c, w = rates[(oov, weight)]
+            shown_c = f"**{c:.2%}**" if c == low_cer else f"{c:.2%}"
+            shown_w = f"**{w:.2%}**" if w == low_wer else f"{w:.2%}"
+            cells.append(f"{shown_c} / {shown_w}")
+        output_oov, truth_oov, found = shares[oov]
+        label = f"{oov}" + (" (default)" if oov == default[0] else "")
+        rows.append(
+            f"| {label} | "
+            + " | ".join(cells)
+            + f" | {output_oov:.2%} | {truth_oov:.2%} | {found} |"
+        )
+    return rows
+
+
+def choice_table(
+    readings: dict[Cell, dict[str, list[Any]]],
+    truths: dict[str, list[str]],
+    default: Cell,
+    chosen: dict[str, Cell],
+) -> list[str]:
+    """Markdown rows: the default and the cells chosen on dev, on dev and on test."""
+    labels: dict[Cell, list[str]] = {default: ["default"]}
+    for why, cell in chosen.items():
+        labels.setdefault(cell, []).append(why)
+    rows = [
+        "| cell | | dev CER | dev WER | test CER | test WER | test lines better / worse "
+        "than default |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for cell, why in labels.items():
+        dev = cause_rates(truths["dev"], readings[cell]["dev"])
+        test = cause_rates(truths["test"], readings[cell]["test"])
+        changed = changed_lines(truths["test"], readings[cell]["test"], readings[default]["test"])
+        rows.append(
+            f"| {cell_name(cell)} | {', '.join(why)} | {dev[0]:.2%} | {dev[1]:.2%} | "
+            f"{test[0]:.2%} | {test[1]:.2%} | {changed} |"
+        )
+    return rows
+
+
+def demo_lines(pipeline: Any, vocabulary: str) -> list[tuple[str, str, FrameProbs]]:
+    """``(field, truth, matrix)`` of the cause lines of the ``medocr demo`` certificate.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        The default pipeline: its template, cutting and recognizer (one batch of every
+        line of the page, as :meth:`Pipeline.read_page` recognizes them).
+    vocabulary : str
+        Data folder of the certificate's vocabulary; ``""`` = the built-in one (what
+        ``make demo`` gets without ``MEDOCR_DATA``).
+    """
+    import tempfile
+
+    from medocr.io import read_pages
+    from medocr.synth.runner import write_certificate
+
+    stem = f"cert-{DEMO_INDEX:06d}"
+    with tempfile.TemporaryDirectory() as work:
+        write_certificate(Path(work), DEMO_SEED, DEMO_INDEX, pipeline.template, "png", vocabulary)
+        truth = json.loads((Path(work) / f"{stem}.json").read_text(encoding="utf-8"))
+        fields = pipeline.field_lines(read_pages(Path(work) / f"{stem}.png")[0])
+    images = [line for _, lines in fields for line in lines]
+    probs = iter(pipeline.recognizer.predict(images, batch_size=pipeline.config.batch_size))
+    texts = {f["name"]: [line["text"] for line in f.get("lines", [])] for f in truth["fields"]}
+    out = []
+    for crop, lines in fields:
+        mats = [next(probs) for _ in lines]
+        if crop.kind != "cause":
+            continue
+        known = texts.get(crop.name, [])
+        for i, mat in enumerate(mats):
+            out.append((crop.name, known[i] if len(known) == len(mats) else "?", mat))
+    return out
+
+
+def demo_report(
+    pipeline: Any, reader: Any, oovs: Sequence[float | None], weights: Sequence[float]
+) -> str:
+    """How the demo certificate's cause lines read across the grid (markdown)."""
+    parts = []
+    for label, vocabulary in (
+        ("built-in vocabulary, as `make demo` without `MEDOCR_DATA`", ""),
+        (f"`$MEDOCR_DATA` vocabulary ({os.environ.get('MEDOCR_DATA')})", None),
+    ):
+        for name, truth, mat in demo_lines(pipeline, vocabulary):
+            cells = {
+                (oov, w): cause_reader(reader, oov, w).decode(mat).text
+                for oov in oovs
+                for w in weights
+            }
+            texts = list(dict.fromkeys(cells.values()))
+            head = f"- {label}, `{name}`, truth `{truth}`: "
+            if len(texts) == 1:
+                parts.append(head + f"read `{texts[0]}` in every cell.")
+                continue
+            codes = {t: chr(ord("A") + i) for i, t in enumerate(texts)}
+            legend = ", ".join(f"{codes[t]} = `{t}`" for t in texts)
+            rows = [
+                "| OOV \\ LM | " + " | ".join(f"{w:g}" for w in weights) + " |",
+                "|---" + "|:-:" * len(weights) + "|",
+            ]
+            for oov in oovs:
+                rows.append(
+                    f"| {oov} | " + " | ".join(codes[cells[(oov, w)]] for w in weights) + " |"
+                )
+            parts.append(head + legend + "\n\n" + "\n".join(f"  {r}" for r in rows))
+    return "\n".join(parts)
+
+
+def cause_grid(args: argparse.Namespace) -> str:
+    """Tune the cause reader's OOV penalty and LM weight on dev; return the section body."""
+    from medocr.config import PipelineConfig
+    from medocr.pipeline import Pipeline
+
+    use_data(args.data)
+    config = PipelineConfig()
+    pipeline = Pipeline(config)
+    recognizer, reader = pipeline.recognizer, pipeline.reader("cause")
+    if reader.decoder != "wordbeam":
+        raise SystemExit(f"the cause reader decodes with {reader.decoder!r}, not wordbeam")
+    default: Cell = (config.oov_penalty, config.lm_weight)
+    oovs = list(CAUSE_OOV_PENALTIES)
+    oovs += [] if default[0] in oovs else [default[0]]
+    weights = sorted({*CAUSE_LM_WEIGHTS, default[1]})
+    cache = Path(args.cache or "/tmp/medocr-bench-decode/cause-grid-matrices.npz")
+    lines = cause_split(recognizer, args.certificates, args.seed, cache)
+    sets = {half: probs for half, (probs, _) in lines.items()}
+    truths = {half: texts for half, (_, texts) in lines.items()}
+    if not all(sets.values()):
+        raise SystemExit("the dev or test half has no cause line: more --certificates")
+    for line in sets["dev"][:5]:
+        reader.decode(line)  # build the trie and warm its memo outside the measurement
+    cells = [(oov, w) for oov in oovs for w in weights]
+    readings, ms = grid_readings(reader, sets, cells)
+    rates = {cell: cause_rates(truths["dev"], readings[cell]["dev"]) for cell in cells}
+    trie = get_trie(reader.lexicon, recognizer.alphabet)
+    shares = {
+        oov: oov_shares(truths["dev"], readings[(oov, default[1])]["dev"], trie) for oov in oovs
+    }
+    table = grid_table(rates, shares, default, oovs, weights)
+    candidates = [default, *cells]  # on a tie, the default stays
+    chosen = {
+        "lowest dev CER": min(candidates, key=lambda c: rates[c]),
+        "lowest dev WER": min(candidates, key=lambda c: rates[c][::-1]),
+    }
+    choice = choice_table(readings, truths, default, chosen)
+    print("\n".join(table + [""] + choice), flush=True)
+    demo = demo_report(pipeline, reader, oovs, weights) if args.demo else ""
+    frames = [p.probs.shape[0] for v in sets.values() for p in v]
+    load = os.getloadavg()
+    return (
+        f"Cause lines cut by the pipeline from {args.certificates} synthetic certificates "
+        f"(seed {args.seed}), read by `{recognizer.ref}` (the pipeline's backend): dev = the "
+        f"lines of half of the certificates ({len(sets['dev'])} lines), test = the others' "
+        f"({len(sets['test'])} lines); T = {int(np.median(frames))} frames median. Decoder: "
+        f"the pipeline's cause reader (lexicon `{getattr(reader.lexicon, 'ref', None)}`, "
+        f"bigram, beam {reader.beam_width}, n-best {reader.n_best}, default pruning) with "
+        "the OOV penalty per letter (None: words outside the lexicon forbidden) and the "
+        f"bigram LM weight of the cell; defaults (`PipelineConfig`): OOV penalty "
+        f"{default[0]}, LM weight {default[1]:g}. A cell: CER / WER of the dev lines "
+        "(`medocr.evaluate.metrics`), lowest of each in bold. Lexicon columns, on dev at "
+        f"LM weight {default[1]:g}: the share of the words read that the lexicon lacks, "
+        "the share of the truth words it lacks (the same for every row), and how many of "
+        f"those the reading of their line holds. Mean {ms:.1f} CPU ms per line and cell; "
+        f"load average at the end: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} on "
+        f"{os.cpu_count()} cores.\n\n"
+        + "\n".join(table)
+        + "\n\nCells chosen on dev, judged on test (a line is better / worse when its "
+        "CER is lower / higher than at the default):\n\n"
+        + "\n".join(choice)
+        + (
+            f"\n\nThe `medocr demo` certificate (seed {DEMO_SEED}, index {DEMO_INDEX}), its "
+            "cause lines read at every cell:\n\n" + demo
+            if demo
+            else ""
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -883,14 +1267,19 @@ def main() -> None:
     )
     parser.add_argument("--per-set", type=int, default=400, help="lines per set (pruning loss)")
     parser.add_argument(
-        "--certificates", type=int, default=170, help="synthetic certificates cut for causes"
+        "--certificates",
+        type=int,
+        default=None,
+        help="synthetic certificates cut for causes (default 170 for the pruning loss, "
+        f"{CAUSE_GRID_CERTIFICATES} for the cause grid)",
     )
     parser.add_argument("--seed", type=int, default=2027, help="line draw and synthesis seed")
     parser.add_argument("--data", default=None, help="data folder (default $MEDOCR_DATA)")
     parser.add_argument(
         "--cache",
-        default="/tmp/medocr-bench-decode/pruning-matrices.npz",
-        help="recognizer matrices cache (pruning loss)",
+        default=None,
+        help="recognizer matrices cache (default /tmp/medocr-bench-decode/"
+        "pruning-matrices.npz, cause-grid-matrices.npz for the cause grid)",
     )
     parser.add_argument(
         "--oov-none", action="store_true", help="pruning loss also with OOV words forbidden"
@@ -903,8 +1292,31 @@ def main() -> None:
         help="compare the reference with min_char_prob=0 on N lines per set (slow; "
         "the pipeline's OOV penalty only)",
     )
+    parser.add_argument(
+        "--cause-grid",
+        action="store_true",
+        help="only the OOV penalty x LM weight grid on pipeline-cut cause lines",
+    )
+    parser.add_argument(
+        "--no-demo",
+        dest="demo",
+        action="store_false",
+        help="cause grid without the demo certificate's lines",
+    )
     args = parser.parse_args()
+    if args.cause_grid:
+        if args.certificates is None:
+            args.certificates = CAUSE_GRID_CERTIFICATES
+        body = cause_grid(args)
+        print(body)
+        if not args.no_record:
+            record("decode-cause-grid", "Cause lines: OOV penalty x LM weight", body)
+            print("recorded in benchmarks/RESULTS.md")
+        return
     if args.pruning_loss:
+        if args.certificates is None:
+            args.certificates = 170
+        args.cache = args.cache or "/tmp/medocr-bench-decode/pruning-matrices.npz"
         body = pruning_loss(args)
         print(body)
         if not args.no_record:
