@@ -45,7 +45,6 @@ import argparse
 import json
 import os
 import re
-import shlex
 import shutil
 import sys
 import tempfile
@@ -434,15 +433,19 @@ def report(
     speed: int,
     routed: dict[str, dict[str, float]] | None = None,
     count: int = 0,
+    load_before: tuple[float, ...] = (),
 ) -> str:
-    """The Markdown body: command, budgets, the tables."""
-    command = shlex.join(["python", "benchmarks/bench_families.py", *sys.argv[1:]])
+    """The Markdown body: budgets, load, the tables (``record`` adds machine and command)."""
     counts = ", ".join(f"{name} {len(truths)}" for name, (_, truths) in sets.items())
+    load = ", ".join(f"{value:.2f}" for value in load_before)
+    after = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return "\n".join([
-        f"- command: `{command}`",
         *(budget_text(f) for f in families),
         "",
         same_data_text(families),
+        "",
+        f"Load average (1, 5, 15 min) at the start: {load}; at the end: {after}, on 2 cores "
+        "(it counts every process on the machine).",
         "",
         f"Lines: {counts}. Speeds: {speed} real lines (poilus-val, lectaurep-val), batch "
         f"{BATCH}, greedy, after a warm-up call; the lexicon decoder (word beam + bigram, "
@@ -489,6 +492,7 @@ def main() -> None:
     )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     data = use_data(args.data)  # the sampler's CIM-10 words come from --data
     bundles = {"ctc": args.ctc, "attention": args.attention}
     runs = {"ctc": args.ctc_run, "attention": args.attention_run}
@@ -501,7 +505,7 @@ def main() -> None:
     if args.routing:
         with tempfile.TemporaryDirectory(prefix="bench-families-") as work:
             routed = {f.label: routing(f.bundle, args.routing, Path(work)) for f in families}
-    body = report(families, sets, len(speed), routed, args.routing)
+    body = report(families, sets, len(speed), routed, args.routing, load_before)
     print(body)
     if not args.no_record:
         record("families", "CTC vs attention (same data, same CPU budget)", body)
