@@ -87,6 +87,7 @@ import tracemalloc  # noqa: E402
 import unicodedata  # noqa: E402
 from collections import Counter, defaultdict  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -928,6 +929,8 @@ def pruning_loss(args: argparse.Namespace) -> str:
 CAUSE_OOV_PENALTIES: tuple[float | None, ...] = (None, -4.0, -3.0, -2.0, -1.5, -1.0, -0.5)
 CAUSE_LM_WEIGHTS: tuple[float, ...] = (0.0, 0.2, 0.3, 0.5, 0.75, 1.0)
 CAUSE_GRID_CERTIFICATES = 180
+CACHE_FOLDER = "/tmp/medocr-bench-decode"
+"""Where the recognizer matrices of the pruning loss and the cause grid are cached."""
 """Default certificates for the cause grid: 476 cause lines at seed 2027 (4.5 min on 2 cores)."""
 DEMO_SEED, DEMO_INDEX = 2026, 0
 """The certificate ``medocr demo`` (``make demo``) makes by default."""
@@ -1198,7 +1201,7 @@ def cause_grid(args: argparse.Namespace) -> str:
     oovs = list(CAUSE_OOV_PENALTIES)
     oovs += [] if default[0] in oovs else [default[0]]
     weights = sorted({*CAUSE_LM_WEIGHTS, default[1]})
-    cache = Path(args.cache or "/tmp/medocr-bench-decode/cause-grid-matrices.npz")
+    cache = Path(args.cache)
     lines = cause_split(recognizer, args.certificates, args.seed, cache)
     sets = {half: probs for half, (probs, _) in lines.items()}
     truths = {half: texts for half, (_, texts) in lines.items()}
@@ -1253,6 +1256,47 @@ def cause_grid(args: argparse.Namespace) -> str:
     )
 
 
+@dataclass(frozen=True)
+class SectionMode:
+    """A mode of this script that records its own RESULTS.md section."""
+
+    run: Callable[[argparse.Namespace], str]
+    section: str
+    title: str
+    certificates: int
+    cache: str
+
+
+#: ``--cause-grid`` and ``--pruning-loss`` (the first given wins), with their defaults.
+SECTION_MODES = {
+    "cause_grid": SectionMode(
+        cause_grid,
+        "decode-cause-grid",
+        "Cause lines: OOV penalty x LM weight",
+        CAUSE_GRID_CERTIFICATES,
+        f"{CACHE_FOLDER}/cause-grid-matrices.npz",
+    ),
+    "pruning_loss": SectionMode(
+        pruning_loss,
+        "decode-pruning",
+        "Word beam pruning loss",
+        170,
+        f"{CACHE_FOLDER}/pruning-matrices.npz",
+    ),
+}
+
+
+def run_section(mode: SectionMode, args: argparse.Namespace) -> None:
+    """Run `mode` with its defaults where `args` leaves them open; print and record it."""
+    args.certificates = mode.certificates if args.certificates is None else args.certificates
+    args.cache = args.cache or mode.cache
+    body = mode.run(args)
+    print(body)
+    if not args.no_record:
+        record(mode.section, mode.title, body)
+        print("recorded in benchmarks/RESULTS.md")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1278,8 +1322,8 @@ def main() -> None:
     parser.add_argument(
         "--cache",
         default=None,
-        help="recognizer matrices cache (default /tmp/medocr-bench-decode/"
-        "pruning-matrices.npz, cause-grid-matrices.npz for the cause grid)",
+        help=f"recognizer matrices cache (default {CACHE_FOLDER}/pruning-matrices.npz, "
+        "cause-grid-matrices.npz for the cause grid)",
     )
     parser.add_argument(
         "--oov-none", action="store_true", help="pruning loss also with OOV words forbidden"
@@ -1304,25 +1348,10 @@ def main() -> None:
         help="cause grid without the demo certificate's lines",
     )
     args = parser.parse_args()
-    if args.cause_grid:
-        if args.certificates is None:
-            args.certificates = CAUSE_GRID_CERTIFICATES
-        body = cause_grid(args)
-        print(body)
-        if not args.no_record:
-            record("decode-cause-grid", "Cause lines: OOV penalty x LM weight", body)
-            print("recorded in benchmarks/RESULTS.md")
-        return
-    if args.pruning_loss:
-        if args.certificates is None:
-            args.certificates = 170
-        args.cache = args.cache or "/tmp/medocr-bench-decode/pruning-matrices.npz"
-        body = pruning_loss(args)
-        print(body)
-        if not args.no_record:
-            record("decode-pruning", "Word beam pruning loss", body)
-            print("recorded in benchmarks/RESULTS.md")
-        return
+    for flag, mode in SECTION_MODES.items():
+        if getattr(args, flag):
+            run_section(mode, args)
+            return
 
     alphabet = Alphabet(tuple(sorted(FRENCH_CHARSET)))
     simulator = Simulator(alphabet)

@@ -11,3 +11,14 @@ so they live here rather than in :mod:`medocr.recognize`, which the pipeline run
 package imports neither trainer: ``import medocr.training`` loads no TensorFlow.
 (The character classifiers train in :mod:`medocr.classify.train`.)
 """
+
+
+def warmup_rate(peak: float, step: int, warmup_steps: int) -> float | None:
+    """Return the rate of a linear warm-up to `peak` at `step` (0-based), None after it.
+
+    Both trainers use it (``--warmup-steps``): step ``k < warmup_steps`` trains at
+    ``peak * (k + 1) / warmup_steps``.
+    """
+    if step < warmup_steps:
+        return peak * (step + 1) / warmup_steps
+    return None

@@ -53,6 +53,7 @@ from medocr.recognize.crnn import (
     start_model,
 )
 from medocr.synth.augment import augment_line
+from medocr.training import warmup_rate
 
 WIDTH_BUCKETS = (256, 512, 768, 1024, 1536, 2048)
 SLANT_ROOM = 16  # pixels of width the augmentation's slant may add
@@ -417,8 +418,9 @@ class PortableTrainer:
 
     def _learning_rate(self, step: int, progress: float) -> float:
         peak = self.config.learning_rate
-        if step < self.config.warmup_steps:
-            return peak * (step + 1) / self.config.warmup_steps
+        warm = warmup_rate(peak, step, self.config.warmup_steps)
+        if warm is not None:
+            return warm
         return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
     def _validation_tasks(

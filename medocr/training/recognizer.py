@@ -26,6 +26,7 @@ from medocr.errors import MedocrError
 from medocr.fileio import write_text_atomic
 from medocr.recognize.alphabet import Alphabet, build_alphabet
 from medocr.recognize.crnn import frame_count, softmax, start_model
+from medocr.training import warmup_rate
 
 RESULTS = "results.json"
 #: Recognizer families a run can train: the CTC CRNN, the attention encoder-decoder.
@@ -221,7 +222,7 @@ class Trainer:
                 print(f"train: the {cfg.minutes:g}-minute budget is spent", file=sys.stderr)
                 break
             epoch = results["epoch"] + 1
-            loss, seconds, lines = self._epoch(step, data, epoch, strategy, deadline, optimizer)
+            loss, seconds, lines = self._epoch(step, data, epoch, strategy, optimizer, deadline)
             val = {name: self.validate(model, enc) for name, enc in self.val_encoded.items()}
             self._record(results, epoch, loss, lines / seconds, val, optimizer)
             with writer.as_default(step=epoch):
@@ -302,8 +303,8 @@ class Trainer:
         data: Any,
         epoch: int,
         strategy: Any,
+        optimizer: Any,
         deadline: float | None = None,
-        optimizer: Any = None,
     ) -> tuple[float, float, int]:
         """One epoch of `steps_per_epoch` steps (cut short at the `deadline`, if any)."""
         cfg = self.config
@@ -311,8 +312,7 @@ class Trainer:
         for index in range(cfg.steps_per_epoch):
             if deadline is not None and index and time.perf_counter() >= deadline:
                 break
-            if optimizer is not None:
-                self._warm_up(optimizer, (epoch - 1) * cfg.steps_per_epoch + index)
+            self._warm_up(optimizer, (epoch - 1) * cfg.steps_per_epoch + index)
             images, widths, labels = next(data)
             losses.append(float(step(images, widths, labels)))
             per_replica = strategy.run(_batch_size, args=(widths,))
@@ -331,8 +331,9 @@ class Trainer:
     def _warm_up(self, optimizer: Any, done: int) -> None:
         """During the first `warmup_steps` steps, set the rate to its share of the peak."""
         steps = self.config.warmup_steps
-        if done < steps:
-            optimizer.learning_rate.assign(self.config.learning_rate * (done + 1) / steps)
+        rate = warmup_rate(self.config.learning_rate, done, steps)
+        if rate is not None:
+            optimizer.learning_rate.assign(rate)
         elif done == steps and steps:
             optimizer.learning_rate.assign(self.config.learning_rate)
 
