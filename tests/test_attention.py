@@ -157,9 +157,11 @@ def test_predict_gives_encoded_lines_and_greedy_readings(tiny_runs):
     assert log_probs.shape == (2, recognizer.alphabet.num_classes)
     np.testing.assert_allclose(np.exp(log_probs).sum(axis=1), 1.0, atol=1e-4)
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-4)
-    readings = recognizer.read_greedy(lines)
+    readings = recognizer.read_greedy(lines, batch_size=1)
     assert len(readings) == 2 and all(len(text) <= 80 for text in readings)
-    # the batched greedy reads what the one-line greedy search reads
+    # the batched greedy reads what the one-line greedy search reads, from the same memory
+    # (batch_size=1 as `encoded`: a line padded to a wider one's width gets a slightly
+    # different memory, which flips the near-ties of this untrained model's readings)
     from medocr.decode import attention_greedy
 
     assert readings == [attention_greedy(line).text for line in encoded]
