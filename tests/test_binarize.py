@@ -203,3 +203,46 @@ def test_clean_field_keeps_handwriting_and_removes_the_form(certificate):
     assert total > 1000
     assert kept / total > 0.9
     assert ruling_left / ruling_total < 0.01
+
+
+# --- components and gray_percentile: equal to the OpenCV and numpy functions they replace
+
+
+def _masks():
+    rng = np.random.default_rng(11)
+    yield np.ones((5, 7), bool)  # all ink: no background
+    yield np.zeros((4, 4), bool)  # no ink
+    yield np.ones((1, 1), bool)
+    yield _strokes()
+    for _ in range(300):
+        height, width = (int(v) for v in rng.integers(1, 60, 2))
+        yield rng.random((height, width)) < rng.uniform(0.02, 0.9)
+
+
+def test_components_equal_opencv_statistics():
+    from medocr.preprocess.binarize import components
+
+    for mask in _masks():
+        expected = cv2.connectedComponentsWithStatsWithAlgorithm(
+            mask.astype(np.uint8), 8, cv2.CV_32S, cv2.CCL_GRANA
+        )
+        count, labels, stats, centroids = components(mask)
+        assert count == expected[0]
+        assert np.array_equal(labels, expected[1])
+        assert np.array_equal(stats, expected[2]), mask.shape
+        assert np.array_equal(centroids, expected[3], equal_nan=True), mask.shape
+
+
+def test_gray_percentile_equals_numpy():
+    from medocr.preprocess.binarize import gray_percentile
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        low, high = sorted(int(v) for v in rng.integers(0, 256, 2))
+        image = rng.integers(low, high + 1, tuple(rng.integers(1, 40, 2))).astype(np.uint8)
+        for q in (0, 1, 50, 90, 95, 100, float(rng.uniform(0, 100))):
+            assert gray_percentile(image, q) == float(np.percentile(image, q))
+    with pytest.raises(ValueError, match="uint8"):
+        gray_percentile(np.zeros((2, 2), np.float32), 50)
+    with pytest.raises(ValueError, match="0..100"):
+        gray_percentile(np.zeros((2, 2), np.uint8), 101)

@@ -49,6 +49,7 @@ __all__ = [
     "SAUVOLA_R",
     "SAUVOLA_WINDOW",
     "components",
+    "gray_percentile",
     "otsu",
     "run_lengths",
     "sauvola",
@@ -85,8 +86,11 @@ def _check_gray(image: np.ndarray) -> None:
 def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """Label the 8-connected components of a mask, with their statistics.
 
-    Uses OpenCV's Grana (BBDT) algorithm explicitly: on OpenCV 5 the default one is
-    about 1.5x slower on field masks, 3x on nearly empty ones (measured).
+    The same four outputs as ``cv2.connectedComponentsWithStats`` (connectivity 8,
+    ``CV_32S``), equal to them value for value (a test holds it), in about half the
+    time on field masks: OpenCV 5 labels with Grana's (BBDT) algorithm quickly, but its
+    statistics pass costs several times the labelling, so the statistics here are
+    summed over the horizontal runs of ink (a few per stroke and row) instead.
 
     Parameters
     ----------
@@ -102,10 +106,105 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarra
     stats : numpy.ndarray
         int32 ``(count, 5)``: left, top, width, height, area (``cv2.CC_STAT_*``).
     centroids : numpy.ndarray
-        float64 ``(count, 2)``: x, y.
+        float64 ``(count, 2)``: x, y (NaN for a label without pixels: the background of
+        a mask that is all ink).
     """
     work = np.ascontiguousarray(mask, dtype=np.uint8)
-    return cv2.connectedComponentsWithStatsWithAlgorithm(work, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    count, labels = cv2.connectedComponentsWithAlgorithm(work, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    height, width = work.shape
+    stats = np.zeros((count, 5), np.int32)
+    sums = np.zeros((count, 2), np.int64)  # sum of x and of y over each label's pixels
+    if count > 1:
+        _ink_statistics(work, labels, stats[1:], sums[1:])
+    stats[0] = (*_paper_box(work), height * width - int(stats[1:, 4].sum()))
+    sums[0] = (
+        height * width * (width - 1) // 2 - int(sums[1:, 0].sum()),
+        width * height * (height - 1) // 2 - int(sums[1:, 1].sum()),
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centroids = sums / stats[:, 4:5].astype(np.float64)
+    return count, labels, stats, centroids
+
+
+def _ink_statistics(
+    work: np.ndarray, labels: np.ndarray, stats: np.ndarray, sums: np.ndarray
+) -> None:
+    """Fill `stats` ``(count - 1, 5)`` and `sums` ``(count - 1, 2)`` of labels 1.. from runs."""
+    height, width = work.shape
+    padded = np.zeros((height, width + 2), np.int8)
+    padded[:, 1:-1] = work != 0
+    step = np.diff(padded.ravel())
+    starts, ends = np.flatnonzero(step == 1), np.flatnonzero(step == -1)
+    rows, x0 = np.divmod(starts, width + 2)
+    x1 = ends - rows * (width + 2)  # one past the run's last column
+    run_labels = labels[rows, x0]
+    order = np.argsort(run_labels, kind="stable")  # each label's runs stay in raster order
+    run_labels, rows, x0, x1 = run_labels[order], rows[order], x0[order], x1[order]
+    lengths = x1 - x0
+    first = np.flatnonzero(np.diff(run_labels, prepend=0))
+    last = np.append(first[1:], run_labels.size) - 1
+    stats[:, 0] = np.minimum.reduceat(x0, first)
+    stats[:, 1] = rows[first]
+    stats[:, 2] = np.maximum.reduceat(x1, first) - stats[:, 0]
+    stats[:, 3] = rows[last] - rows[first] + 1
+    stats[:, 4] = np.add.reduceat(lengths, first)
+    sums[:, 0] = np.add.reduceat((x0 + x1 - 1) * lengths, first) // 2
+    sums[:, 1] = np.add.reduceat(rows * lengths, first)
+
+
+def _paper_box(work: np.ndarray) -> tuple[int, int, int, int]:
+    """Left, top, width, height of the background; OpenCV's values when there is none."""
+    paper = work == 0
+    rows = np.flatnonzero(paper.any(axis=1))
+    if rows.size == 0:
+        return (-1, 2**31 - 1, 0, 0)
+    columns = np.flatnonzero(paper.any(axis=0))
+    return (
+        int(columns[0]),
+        int(rows[0]),
+        int(columns[-1] - columns[0] + 1),
+        int(rows[-1] - rows[0] + 1),
+    )
+
+
+def gray_percentile(image: np.ndarray, q: float) -> float:
+    """The `q`-th percentile of a uint8 image, from its histogram.
+
+    Equals ``float(np.percentile(image, q))`` (linear interpolation, numpy's formula)
+    but counts the 256 gray levels instead of partially sorting every pixel: about 20x
+    faster on a 4-megapixel page.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        uint8 array of any shape, not empty.
+    q : float
+        Percentile, 0..100.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        `image` is empty or not uint8, or `q` is outside 0..100.
+    """
+    if image.dtype != np.uint8 or image.size == 0:
+        raise ValueError(f"expected a non-empty uint8 array, got {image.dtype} {image.shape}")
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile must be within 0..100, got {q}")
+    flat = np.ascontiguousarray(image).reshape(1, -1)
+    hist = cv2.calcHist([flat], [0], None, [256], [0, 256]).ravel()
+    cumulative = np.cumsum(hist.astype(np.int64))
+    rank = q / 100 * (image.size - 1)
+    below = int(np.floor(rank))
+    low = float(np.searchsorted(cumulative, below, side="right"))
+    high = float(np.searchsorted(cumulative, min(below + 1, image.size - 1), side="right"))
+    weight = rank - below
+    if weight >= 0.5:  # numpy's lerp: from the upper end when nearer to it
+        return high - (high - low) * (1 - weight)
+    return low + (high - low) * weight
 
 
 def otsu(image: np.ndarray, *, min_contrast: float = MIN_CONTRAST) -> np.ndarray:

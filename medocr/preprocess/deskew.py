@@ -17,6 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from medocr.preprocess.binarize import gray_percentile
 from medocr.types import Page
 
 WORK_WIDTH = 400
@@ -107,7 +108,7 @@ def deskew(page: Page, *, angle: float | None = None, max_angle: float = MAX_ANG
         angle = estimate_skew(page.image, max_angle=max_angle)
     matrix = rotation_matrix(-angle, page.shape)
     height, width = page.shape
-    paper = int(np.percentile(page.image, 95))
+    paper = int(gray_percentile(page.image, 95))
     image = cv2.warpAffine(
         page.image,
         matrix[:2],
