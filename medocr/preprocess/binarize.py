@@ -168,7 +168,7 @@ def _paper_box(work: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def gray_percentile(image: np.ndarray, q: float) -> float:
-    """The `q`-th percentile of a uint8 image, from its histogram.
+    """Return the `q`-th percentile of a uint8 image, from its histogram.
 
     Equals ``float(np.percentile(image, q))`` (linear interpolation, numpy's formula)
     but counts the 256 gray levels instead of partially sorting every pixel: about 20x
