@@ -828,9 +828,20 @@ def _is_expected(exc: Exception) -> bool:
 _PR_SET_PDEATHSIG = 1
 
 
-def _worker_init(parent_pid: int) -> None:
-    """Tie a worker process to the run: it dies with its parent and leaves Ctrl-C to it."""
+def _worker_init(parent_pid: int, threads: int) -> None:
+    """Tie a worker process to the run and give it its share of the cores.
+
+    The worker dies with its parent and leaves Ctrl-C to it; OpenCV and ONNX Runtime
+    use `threads` threads in it, so that K workers do not run K pools of one thread per
+    core each on the same cores.
+    """
+    import cv2
+
+    from medocr.recognize.runtime import THREADS_ENV
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ[THREADS_ENV] = str(threads)
+    cv2.setNumThreads(threads)
     if not _die_with_parent():
         watch = threading.Thread(
             target=_watch_parent, args=(parent_pid,), name="medocr-parent-watch", daemon=True
@@ -838,6 +849,15 @@ def _worker_init(parent_pid: int) -> None:
         watch.start()
     if os.getppid() != parent_pid:  # the parent died before the line above
         os._exit(1)
+
+
+def threads_per_worker(workers: int) -> int:
+    """Threads each of `workers` processes may use: the usable cores shared out, at least 1."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // workers)
 
 
 def _die_with_parent() -> bool:
@@ -870,7 +890,10 @@ def _local(
 
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)
+        workers,
+        mp_context=context,
+        initializer=_worker_init,
+        initargs=(os.getpid(), threads_per_worker(workers)),
     )
     clean = False
     try:

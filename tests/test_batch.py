@@ -158,3 +158,12 @@ def test_cli_batch_exit_status_and_read_table(inbox, tmp_path, certificate_dir, 
     assert main(["read", str(certificate_dir / "cert-000000.png"), "--format", "csv"]) == 0
     assert capsys.readouterr().out.startswith("source,page_index,template,field")
     assert main(["read", str(inbox / "bad" / os.listdir(inbox / "bad")[0])]) == 1
+
+
+def test_workers_share_the_cores_out():
+    from medocr.batch import threads_per_worker
+
+    cores = len(os.sched_getaffinity(0))
+    assert threads_per_worker(1) == cores
+    assert threads_per_worker(cores) == 1
+    assert threads_per_worker(cores + 5) == 1

@@ -257,3 +257,16 @@ def test_mirrored_strategy_on_two_logical_cpus(tiny_run, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "replicas 2 epochs 1" in done.stdout
+
+
+def test_onnx_sessions_take_their_threads_from_the_environment(monkeypatch):
+    from medocr.recognize.runtime import THREADS_ENV, Recognizer
+
+    monkeypatch.setenv(THREADS_ENV, "1")
+    recognizer = Recognizer.load("fr-crnn-small", backend="onnx")
+    options = recognizer.session.get_session_options()
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    monkeypatch.setenv(THREADS_ENV, "two")
+    with pytest.raises(ValueError, match=f"{THREADS_ENV}='two'"):
+        Recognizer.load("fr-crnn-small", backend="onnx")

@@ -326,13 +326,9 @@ class OnnxAttention:
     @classmethod
     def from_bytes(cls, parts: dict[str, bytes]) -> OnnxAttention:
         """Open the two graphs from their bytes (keys ``encoder`` and ``decoder_step``)."""
-        import onnxruntime
+        from medocr.recognize.runtime import onnx_session
 
-        providers = ["CPUExecutionProvider"]
-        return cls(
-            onnxruntime.InferenceSession(parts["encoder"], providers=providers),
-            onnxruntime.InferenceSession(parts["decoder_step"], providers=providers),
-        )
+        return cls(onnx_session(parts["encoder"]), onnx_session(parts["decoder_step"]))
 
     def encode(self, batch: np.ndarray) -> np.ndarray:
         """``(B, H, W, 1)`` ink -> float32 ``(B, T, d)`` memory."""

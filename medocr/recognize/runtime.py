@@ -28,6 +28,9 @@ NORMALISATION = (
     "padded on the right with 0"
 )
 DEFAULT_MODEL = "fr-crnn-small"
+#: Environment variable: how many threads ONNX Runtime may use in this process (unset:
+#: its default, one per core). ``medocr batch --workers K`` sets it in each worker.
+THREADS_ENV = "MEDOCR_THREADS"
 
 
 def save_recognizer(
@@ -148,11 +151,10 @@ class Recognizer:
         if backend == "onnx" or (backend == "auto" and has_onnx and _has_onnxruntime()):
             if not has_onnx:
                 raise ModelError(f"{folder}: no model.onnx in this bundle (run medocr export)")
-            import onnxruntime
-
             data = bundle.read_bytes("model.onnx")
+            onnx_threads()  # a bad setting is the caller's error, not the bundle's
             try:
-                session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+                session = onnx_session(data)
             except Exception as exc:  # onnxruntime's own exception types: bad graph or bytes
                 raise ModelError(f"{folder}: cannot load model.onnx ({exc})") from exc
             inputs, outputs = session.get_inputs(), session.get_outputs()
@@ -324,6 +326,50 @@ def _check_shapes(
             f"{folder}: {name} leaves its input height or class count free ({inputs} -> "
             f"{outputs}); cannot check it against meta.json"
         )
+
+
+def onnx_threads() -> int | None:
+    """Threads ONNX Runtime may use in this process: :data:`THREADS_ENV`, or None (unset).
+
+    Raises
+    ------
+    ValueError
+        The variable is set to something else than a whole number >= 1.
+    """
+    import os
+
+    threads = os.environ.get(THREADS_ENV, "").strip()
+    if not threads:
+        return None
+    if not threads.isdigit() or int(threads) < 1:
+        raise ValueError(f"{THREADS_ENV}={threads!r}: expected a whole number (>= 1)")
+    return int(threads)
+
+
+def onnx_session(model: bytes | str) -> Any:
+    """Open an ONNX graph for reading on the CPU, with medocr's session options.
+
+    The thread pool does not spin between runs (the other stages of reading need the
+    cores), and holds :func:`onnx_threads` threads when that is set.
+
+    Parameters
+    ----------
+    model : bytes or str
+        The graph's bytes, or a path to its file.
+
+    Returns
+    -------
+    onnxruntime.InferenceSession
+    """
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    threads = onnx_threads()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def _has_onnxruntime() -> bool:
