@@ -42,11 +42,19 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medocr.config import PipelineConfig
 from medocr.errors import MedocrError
 from medocr.types import CertificateResult
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from medocr.types import Page
+
+    #: A file's decoded pages and the seconds decoding took.
+    Decoded = tuple[list[Page], float]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -800,8 +808,13 @@ class _Stopper:
 _WORKER_PIPELINES: dict[str, Any] = {}
 
 
-def read_file(root: str, path: str, config_json: str) -> FileOutcome:
-    """Read one file with a pipeline cached per process; never raises for bad input."""
+def read_file(
+    root: str, path: str, config_json: str, decoded: Future[Decoded] | None = None
+) -> FileOutcome:
+    """Read one file with a pipeline cached per process; never raises for bad input.
+
+    `decoded`, when given, is the file's pages being decoded ahead (:func:`_decode`).
+    """
     from medocr.pipeline import Pipeline
 
     start = time.perf_counter()
@@ -810,7 +823,11 @@ def read_file(root: str, path: str, config_json: str) -> FileOutcome:
         pipeline = Pipeline(PipelineConfig.from_dict(json.loads(config_json)))
         _WORKER_PIPELINES[config_json] = pipeline
     try:
-        results = [r.to_dict() for r in pipeline.read(Path(root) / path)]
+        if decoded is None:
+            read = pipeline.read(Path(root) / path)
+        else:
+            read = pipeline.read_decoded(Path(root) / path, *decoded.result())
+        results = [r.to_dict() for r in read]
         return FileOutcome(path, results, None, time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the file's error row
         error = f"{type(exc).__name__}: {exc}"
@@ -877,12 +894,39 @@ def _watch_parent(parent_pid: int) -> None:
     os._exit(1)
 
 
+def _decode(path: Path) -> Decoded:
+    """Decode a file's pages (:func:`medocr.io.read_pages`), timed."""
+    from medocr.io import read_pages
+
+    start = time.perf_counter()
+    pages = read_pages(path)
+    return pages, time.perf_counter() - start
+
+
+def _read_ahead(
+    root: Path, paths: list[str], config_json: str
+) -> Generator[FileOutcome, None, None]:
+    """Read files in order in this process, decoding the next one in a thread meanwhile.
+
+    Image decoding (zlib, libtiff, libjpeg) lets go of the GIL, so on two cores it runs
+    beside the reading of the file before; at most two files' pages are held at once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="medocr-read-ahead") as pool:
+        ahead = pool.submit(_decode, root / paths[0]) if paths else None
+        for index, path in enumerate(paths):
+            current = ahead
+            following = paths[index + 1] if index + 1 < len(paths) else None
+            ahead = pool.submit(_decode, root / following) if following else None
+            yield read_file(str(root), path, config_json, current)
+
+
 def _local(
     root: Path, paths: list[str], config_json: str, workers: int
 ) -> Generator[FileOutcome, None, None]:
     if workers <= 1:
-        for path in paths:
-            yield read_file(str(root), path, config_json)
+        yield from _read_ahead(root, paths, config_json)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed

@@ -252,7 +252,33 @@ class Pipeline:
 
         start = time.perf_counter()
         pages = read_pages(path)
-        io_seconds = (time.perf_counter() - start) / max(1, len(pages))
+        return self.read_decoded(path, pages, time.perf_counter() - start)
+
+    def read_decoded(
+        self, path: str | os.PathLike[str], pages: list[Page], io_seconds: float
+    ) -> list[CertificateResult]:
+        """Read the pages of a file that :func:`medocr.io.read_pages` has decoded.
+
+        What :meth:`read` does after decoding; ``medocr batch`` decodes the next file in
+        a thread while this one is read.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            The file the pages come from (named in errors).
+        pages : list of Page
+            ``read_pages(path)``.
+        io_seconds : float
+            Time the decoding took (reported per page in ``timings["io"]``).
+
+        Raises
+        ------
+        medocr.errors.InputError
+            OpenCV cannot process a page.
+        medocr.errors.TemplateError
+            A page does not show the template.
+        """
+        io_seconds /= max(1, len(pages))
         results = []
         for page in pages:
             try:
