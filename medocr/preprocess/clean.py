@@ -74,7 +74,9 @@ def _line_candidates(ink: np.ndarray, min_length: int, bridge: int, segment: int
     return np.where(ink, cv2.dilate(kept, fringe), 0).astype(np.int32)
 
 
-def _dashed_lines(ink: np.ndarray, rows: list[float], known: np.ndarray) -> np.ndarray:
+def _dashed_lines(
+    ink: np.ndarray, rows: list[float], known: np.ndarray, runs: np.ndarray
+) -> np.ndarray:
     """Label straight horizontal lines near `rows` that may be broken into dashes (fax).
 
     A restricted Hough transform: thin ink pixels (vertical run of at most
@@ -82,14 +84,14 @@ def _dashed_lines(ink: np.ndarray, rows: list[float], known: np.ndarray) -> np.n
     best 3-row band within :data:`DASH_TOLERANCE` of an expected row is a line if it
     holds thin ink over :data:`DASH_COVER` of the width, spread over at least 7 of 8
     column bins. Rows where `known` (int32 ``(H, W)`` labels of lines already found)
-    has a line are skipped. Returns int32 ``(H, W)`` labels numbered after
-    ``known.max()``, 0 = none.
+    has a line are skipped. `runs` is ``run_lengths(ink, vertical=True)``. Returns int32
+    ``(H, W)`` labels numbered after ``known.max()``, 0 = none.
     """
     height, width = ink.shape
     out = np.zeros(ink.shape, np.int32)
     found_rows = np.flatnonzero(np.count_nonzero(known, axis=1) >= DASH_COVER * width)
     todo = [r for r in rows if not np.any(np.abs(found_rows - r) <= DASH_TOLERANCE)]
-    ys, xs = np.nonzero(ink & (run_lengths(ink, vertical=True) <= DASH_THICKNESS))
+    ys, xs = np.nonzero(ink & (runs <= DASH_THICKNESS))
     if not todo or xs.size < DASH_COVER * width:
         return out
     best = {r: (0.0, 0.0, 0.0) for r in todo}
@@ -118,18 +120,22 @@ def _dashed_lines(ink: np.ndarray, rows: list[float], known: np.ndarray) -> np.n
     return out
 
 
-def _pure_line(lines: np.ndarray, ink: np.ndarray, slack: float) -> np.ndarray:
+def _pure_line(
+    lines: np.ndarray, ink: np.ndarray, slack: float, runs: np.ndarray | None = None
+) -> np.ndarray:
     """Keep the line pixels whose vertical ink run is no thicker than their line.
 
     `lines` labels the candidate lines (int32 ``(H, W)``, 0 = none). A line's thickness
     is the median vertical run over its pixels; where a run is thicker by more than
     ``max(2, slack * thickness)`` pixels a stroke crosses or touches the line there, and
-    the whole run is left to the handwriting. Returns bool ``(H, W)``.
+    the whole run is left to the handwriting. `runs` is ``run_lengths(ink,
+    vertical=True)`` when the caller has it. Returns bool ``(H, W)``.
     """
     on = lines > 0
     if not on.any():
         return on
-    runs = run_lengths(ink, vertical=True)
+    if runs is None:
+        runs = run_lengths(ink, vertical=True)
     ids, values = lines[on], runs[on]
     order = np.argsort(ids, kind="stable")
     ids, values = ids[order], values[order]
@@ -140,6 +146,21 @@ def _pure_line(lines: np.ndarray, ink: np.ndarray, slack: float) -> np.ndarray:
         thickness = float(np.median(values[bounds[label] : bounds[label + 1]]))
         limit[label] = thickness + max(2.0, slack * thickness)
     return on & (runs <= limit[lines])
+
+
+def _runs_without(column_runs: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """``run_lengths(ink, vertical=True)`` from the runs of a mask holding more ink.
+
+    `column_runs` are the vertical runs of a mask that differs from `ink` in a few
+    columns only (those of the vertical lines taken out): runs do not cross columns, so
+    only those columns are measured again.
+    """
+    changed = np.flatnonzero(((column_runs > 0) != ink).any(axis=0))
+    if changed.size == 0:
+        return column_runs
+    runs = column_runs.copy()
+    runs[:, changed] = run_lengths(ink[:, changed], vertical=True)
+    return runs
 
 
 def remove_ruling(
@@ -205,12 +226,14 @@ def remove_ruling(
         min_length = (max(round(0.6 * width), segment), max(round(0.55 * height), segment))
     along, across = (min_length, min_length) if isinstance(min_length, int) else min_length
     horizontal = _line_candidates(ink_mask, along, bridge, segment)
+    column_runs = run_lengths(ink_mask, vertical=True)
     if rows is not None:
-        horizontal += _dashed_lines(ink_mask, list(rows), horizontal)
+        horizontal += _dashed_lines(ink_mask, list(rows), horizontal, column_runs)
     vertical = _line_candidates(ink_mask.T, across, bridge, segment).T
     if edge_band is not None:
         vertical[:, edge_band : width - edge_band] = 0
-    ruling = _pure_line(horizontal, ink_mask & (vertical == 0), slack)
+    across_lines = ink_mask & (vertical == 0)
+    ruling = _pure_line(horizontal, across_lines, slack, _runs_without(column_runs, across_lines))
     ruling |= _pure_line(vertical.T, (ink_mask & (horizontal == 0)).T, slack).T
     return ink_mask & ~ruling, ruling
 
