@@ -1,11 +1,15 @@
 """Benchmark: end-to-end reading of synthetic certificates with `medocr batch`.
 
-Targets (issue "End-to-end reading"): >= 10 certificates/s on 2 cores for a batch of 200
-synthetic certificates, with the time split by stage; peak RSS of a 2,000-certificate
-batch <= 1.2x that of a 200-certificate batch. Each batch runs in a fresh subprocess that
-reports its own peak RSS (and its workers'). Also reported, from the same runs: CER and
-exact-match rate per field kind against the ground truth, and the share of fields routed
-to `accept` with their error rate.
+Targets (issue #16, "Reading at national scale"): >= 11 certificates/s with 1 worker and
+>= 20/s with 2 on 2 cores (steady rate, start-up reported apart), 2 workers at >= 85 %
+of twice the 1-worker rate, peak RSS of a 2,000-certificate batch <= 1.1x that of a
+200-certificate batch; with the time split by stage. Each batch runs in a fresh
+subprocess that reports its own peak RSS (and its workers'). Readings must not depend
+on how the batch runs: every field text of the small batch, for each worker count, is
+compared with `Pipeline().read()` one file at a time in a fresh process (the plain
+library path), and each difference is listed. Also reported, from the same runs: CER
+and exact-match rate per field kind against the ground truth, and the share of fields
+routed to `accept` with their error rate.
 
     nice -n 19 python benchmarks/bench_pipeline.py [--inputs DIR] [--sizes 200 2000]
         [--workers 1 2] [--model BUNDLE] [--no-record]
@@ -24,23 +28,59 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from results import record, use_data  # noqa: E402
+from results import load_average, record, use_data  # noqa: E402
 
-SPEED_TARGET = 10.0
-RSS_TARGET = 1.2
+SPEED_TARGETS = {1: 11.0, 2: 20.0}  # certificates/s, by worker count
+SCALING_TARGET = 0.85
+RSS_TARGET = 1.1
 SEED = 5
+#: Files each worker reads before the steady rate is timed (model loading, first-use caches).
+WARM_FILES = 2
 
 CHILD = """
-import json, resource, sys
+import json, resource, sys, time
 from medocr.batch import run_batch
 from medocr.config import PipelineConfig
 config = PipelineConfig(model=sys.argv[4]) if sys.argv[4] else PipelineConfig()
-summary = run_batch(sys.argv[1], sys.argv[2], workers=int(sys.argv[3]), config=config)
+ticks = []
+def progress(count, total, failed, elapsed):
+    ticks.append(elapsed)
+summary = run_batch(sys.argv[1], sys.argv[2], workers=int(sys.argv[3]), config=config,
+                    progress=progress)
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"done": summary.done, "failed": summary.failed, "seconds": summary.seconds,
-                  "peak_kib": own, "worker_peak_kib": children}))
+                  "ticks": ticks, "peak_kib": own, "worker_peak_kib": children}))
 """
+
+PLAIN = """
+import json, sys
+from pathlib import Path
+from medocr.config import PipelineConfig
+from medocr.pipeline import Pipeline
+config = PipelineConfig(model=sys.argv[2]) if sys.argv[2] else PipelineConfig()
+pipeline = Pipeline(config)
+texts = {}
+for path in sorted(Path(sys.argv[1]).iterdir()):
+    for result in pipeline.read(path):
+        for field in result.fields:
+            texts[f"{path.name}:{result.page_index}:{field.name}"] = field.text
+print(json.dumps(texts))
+"""
+
+
+def steady_rate(run: dict, workers: int) -> tuple[float, float]:
+    """Files/s once every worker has read :data:`WARM_FILES` files, and the start-up s.
+
+    The start-up is the wall time beyond what the steady rate explains: model loading,
+    first-use caches (the lexicon's trie) and the workers' own start.
+    """
+    ticks, warm = run["ticks"], WARM_FILES * workers
+    if len(ticks) <= warm + 1:
+        rate = run["done"] / run["seconds"]
+        return rate, 0.0
+    rate = (len(ticks) - warm) / (ticks[-1] - ticks[warm - 1])
+    return rate, max(0.0, run["seconds"] - len(ticks) / rate)
 
 
 def make_inputs(folder: Path, count: int) -> None:
@@ -66,6 +106,31 @@ def run(folder: Path, db: Path, workers: int, model: str) -> dict:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def field_texts(db: Path) -> dict[str, str]:
+    """``file:page:field -> text`` of a batch database."""
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT path, page_index, name, text FROM fields").fetchall()
+    return {f"{Path(path).name}:{page}:{name}": text for path, page, name, text in rows}
+
+
+def plain_texts(folder: Path, model: str) -> dict[str, str]:
+    """The same keys read by ``Pipeline().read()`` one file at a time, in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, "-c", PLAIN, str(folder), model], capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def differences(reference: dict[str, str], texts: dict[str, str]) -> list[str]:
+    """Fields whose text differs from the reference (or is missing), as report lines."""
+    return [
+        f"`{key}`: {reference[key]!r} vs {texts.get(key)!r}"
+        for key in sorted(reference)
+        if texts.get(key) != reference[key]
+    ]
 
 
 def accuracy(db: Path, truths: Path) -> dict:
@@ -115,11 +180,13 @@ def main() -> None:
     parser.add_argument("--model", default="", help="recognizer bundle (default: shipped)")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
+    args.load_before = load_average()
     use_data()  # the sampler's CIM-10 words: $MEDOCR_DATA, else ../shared/data
     inputs = Path(args.inputs)
     make_inputs(inputs, max(args.sizes))
     small = min(args.sizes)
     runs: dict[tuple[int, int], dict] = {}
+    texts: dict[int, dict[str, str]] = {}
     quality = None
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
@@ -132,44 +199,71 @@ def main() -> None:
                 runs[(size, workers)] = run(folder, db, workers, args.model)
                 runs[(size, workers)]["wall"] = time.perf_counter() - began
                 print(size, workers, runs[(size, workers)], file=sys.stderr)
+                if size == small:
+                    texts[workers] = field_texts(db)
                 if size == small and workers == 1:
                     quality = accuracy(db, inputs)
-    body = report(runs, quality, small, max(args.sizes), args)
+        reference = plain_texts(Path(tmp) / f"in-{small}", args.model)
+    changed = {workers: differences(reference, found) for workers, found in texts.items()}
+    body = report(runs, quality, small, max(args.sizes), args, changed)
     print(body)
     if not args.no_record:
         record("pipeline", "End-to-end reading (medocr batch)", body)
 
 
-def report(runs: dict, quality: dict | None, small: int, large: int, args) -> str:
+def report(
+    runs: dict, quality: dict | None, small: int, large: int, args, changed: dict[int, list[str]]
+) -> str:
     lines = [
-        f"- command: `nice -n 19 python benchmarks/bench_pipeline.py --sizes {small} {large} "
-        f"--workers {' '.join(map(str, args.workers))}`"
-        + (f" --model {args.model}" if args.model else ""),
         f"- inputs: synthetic certificates, `medocr synth --seed {SEED}` (PNG, 1654 x 2339)",
+        f"- load average at the start: {args.load_before}; at the end: {load_average()}",
         "",
-        "| certificates | workers | files/s (in-batch) | wall s incl. start | peak RSS MiB |",
-        "|---:|---:|---:|---:|---:|",
+        f"Steady rate: files/s once each worker has read {WARM_FILES} files; start-up: the "
+        "wall time beyond it (model loading, first-use caches, worker start).",
+        "",
+        "| certificates | workers | files/s (steady) | start-up s | wall s | peak RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
+    rates = {}
     for (size, workers), r in sorted(runs.items()):
+        rate, start = steady_rate(r, workers)
+        rates[(size, workers)] = rate
         peak = max(r["peak_kib"], r["worker_peak_kib"]) / 1024
         lines.append(
-            f"| {size} | {workers} | {r['done'] / r['seconds']:.2f} | {r['wall']:.0f} | {peak:.0f} |"
+            f"| {size} | {workers} | {rate:.2f} | {start:.1f} | {r['wall']:.0f} | {peak:.0f} |"
         )
-    best = max(r["done"] / r["seconds"] for (s, _), r in runs.items() if s == small)
-    verdict = "met" if best >= SPEED_TARGET else "MISSED"
-    lines += ["", f"Throughput target >= {SPEED_TARGET:.0f} certificates/s: **{verdict}** "
-              f"(best {best:.2f}/s)."]  # fmt: skip
+    lines.append("")
+    for workers, target in SPEED_TARGETS.items():
+        if (small, workers) in rates:
+            rate = rates[(small, workers)]
+            verdict = "met" if rate >= target else "MISSED"
+            lines.append(
+                f"- {workers} worker(s) >= {target:g} certificates/s: **{verdict}** ({rate:.2f}/s)"
+            )
+    if (small, 1) in rates and (small, 2) in rates:
+        scaling = rates[(small, 2)] / (2 * rates[(small, 1)])
+        verdict = "met" if scaling >= SCALING_TARGET else "MISSED"
+        lines.append(
+            f"- 2 workers at >= {SCALING_TARGET:.0%} of twice 1 worker: **{verdict}** "
+            f"({scaling:.0%}; 1 worker already decodes the next file on the second core)"
+        )
     if (large, 1) in runs and (small, 1) in runs:
         ratio = runs[(large, 1)]["peak_kib"] / runs[(small, 1)]["peak_kib"]
         verdict = "met" if ratio <= RSS_TARGET else "MISSED"
         lines.append(
-            f"Peak RSS {large} / {small} certificates (1 worker): {ratio:.2f} "
-            f"(target <= {RSS_TARGET}): **{verdict}**."
+            f"- peak RSS {large} / {small} certificates (1 worker) <= {RSS_TARGET}: "
+            f"**{verdict}** ({ratio:.2f})"
         )
+    lines += ["", f"Readings against `Pipeline().read()` file by file ({small} certificates):", ""]
+    for workers, diffs in sorted(changed.items()):
+        summary = "identical" if not diffs else f"{len(diffs)} field(s) differ"
+        lines.append(f"- batch, {workers} worker(s): {summary}")
+        lines += [f"  - {d}" for d in diffs[:20]]
     if quality is not None:
         total = sum(quality["stages"].values())
-        lines += ["", "Time per certificate by stage (1 worker, mean):", "",
-                  "| stage | ms | share |", "|---|---:|---:|"]  # fmt: skip
+        lines += ["", "Time per certificate by stage (1 worker, mean; decoding of the next "
+                  "file overlaps the reading of this one, so io is not on the critical path):",
+                  "", "| stage | ms | share |", "|---|---:|---:|"]  # fmt: skip
         for stage, seconds in quality["stages"].items():
             lines.append(f"| {stage} | {seconds * 1000:.1f} | {seconds / total:.0%} |")
         lines += ["", f"Reading quality on the {small} certificates (default pipeline):", "",

@@ -45,6 +45,12 @@ def machine() -> str:
     )
 
 
+def load_average() -> str:
+    """The 1, 5 and 15-minute load averages, e.g. ``"0.52, 0.61, 0.70 on 2 cores"``."""
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"{load} on {os.cpu_count()} cores"
+
+
 def record(name: str, title: str, body: str) -> None:
     """Replace (or append) the section `name` of RESULTS.md with `body`."""
     command = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])

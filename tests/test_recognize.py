@@ -270,3 +270,21 @@ def test_onnx_sessions_take_their_threads_from_the_environment(monkeypatch):
     monkeypatch.setenv(THREADS_ENV, "two")
     with pytest.raises(ValueError, match=f"{THREADS_ENV}='two'"):
         Recognizer.load("fr-crnn-small", backend="onnx")
+
+
+def test_network_calls_are_bounded_in_lines_and_padded_columns():
+    from medocr.recognize.runtime import MAX_BATCH_COLUMNS, batches_by_width
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        widths = [int(w) for w in rng.integers(4, 2 * MAX_BATCH_COLUMNS, rng.integers(1, 40))]
+        order = np.argsort(widths, kind="stable")
+        size = int(rng.integers(1, 10))
+        chunks = batches_by_width(order, widths, size)
+        assert np.array_equal(np.concatenate(chunks), order)  # every line once, in order
+        for chunk in chunks:
+            assert 1 <= len(chunk) <= size
+            padded = len(chunk) * max(widths[i] for i in chunk)
+            assert padded <= MAX_BATCH_COLUMNS or len(chunk) == 1
+    with pytest.raises(ValueError, match="batch_size"):
+        batches_by_width(np.arange(3), [5, 6, 7], 0)

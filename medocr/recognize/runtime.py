@@ -28,6 +28,10 @@ NORMALISATION = (
     "padded on the right with 0"
 )
 DEFAULT_MODEL = "fr-crnn-small"
+#: Most padded columns (at the model's height) in one network call: 64 lines of 128 px, or
+#: 8 of 1,024. Bounds the memory the runtime keeps for its largest call (about 25 MiB
+#: for ``small``), which otherwise grows with the widest page met in a batch.
+MAX_BATCH_COLUMNS = 8192
 #: Environment variable: how many threads ONNX Runtime may use in this process (unset:
 #: its default, one per core). ``medocr batch --workers K`` sets it in each worker.
 THREADS_ENV = "MEDOCR_THREADS"
@@ -202,7 +206,8 @@ class Recognizer:
         images : sequence of numpy.ndarray
             uint8 ``(h, w)`` grayscale lines, dark ink on light paper.
         batch_size : int
-            Lines per network call; lines are sorted by width so batches pad little.
+            Most lines per network call; lines are sorted by width so batches pad
+            little, and a call holds at most :data:`MAX_BATCH_COLUMNS` padded columns.
 
         Returns
         -------
@@ -210,18 +215,54 @@ class Recognizer:
             One per image, in input order: float32 ``(ceil(W / 4), C)`` probabilities.
         """
         prepared = [prepare_line(image, self.config.height) for image in images]
-        order = np.argsort([line.shape[1] for line in prepared], kind="stable")
+        widths = [line.shape[1] for line in prepared]
+        order = np.argsort(widths, kind="stable")
         results: list[FrameProbs | None] = [None] * len(prepared)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            batch, widths = pad_batch([prepared[i] for i in chunk])
+        for chunk in batches_by_width(order, widths, batch_size):
+            batch, widths_in_batch = pad_batch([prepared[i] for i in chunk])
             probs = softmax(self.logits(batch))
             for row, index in enumerate(chunk):
-                frames = int(frame_count(int(widths[row])))
+                frames = int(frame_count(int(widths_in_batch[row])))
                 results[index] = FrameProbs(
                     np.ascontiguousarray(probs[row, :frames]), self.alphabet
                 )
         return [r for r in results if r is not None]
+
+
+def batches_by_width(order: np.ndarray, widths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Cut line indices sorted by width into network calls of bounded size.
+
+    Each call takes at most `batch_size` lines and at most :data:`MAX_BATCH_COLUMNS`
+    columns once padded to its widest line (a wider line goes alone), so the memory
+    ONNX Runtime keeps for its largest call does not depend on how many pages are read.
+
+    Parameters
+    ----------
+    order : numpy.ndarray
+        int ``(N,)`` line indices, narrowest first.
+    widths : sequence of int
+        Width of each line at the model's height.
+    batch_size : int
+        Most lines per call.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The indices of each call, in `order`.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    chunks, start = [], 0
+    for end in range(1, len(order) + 1):
+        widest = widths[order[end - 1]]
+        if end - start > batch_size or (
+            end - start > 1 and (end - start) * widest > MAX_BATCH_COLUMNS
+        ):
+            chunks.append(order[start : end - 1])
+            start = end - 1
+    if start < len(order):
+        chunks.append(order[start:])
+    return chunks
 
 
 def load_recognizer(name_or_path: str | Path = DEFAULT_MODEL, *, backend: str = "auto") -> Any:
