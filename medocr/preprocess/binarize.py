@@ -311,9 +311,9 @@ def run_lengths(mask: np.ndarray, *, vertical: bool = False) -> np.ndarray:
     step = np.diff(flat.astype(np.int8), prepend=np.int8(0))
     starts = np.flatnonzero(step == 1)
     ends = np.flatnonzero(step == -1)
-    run_id = np.cumsum(step == 1) - 1
+    lengths = (ends - starts).astype(np.int32)
     out = np.zeros(flat.shape, np.int32)
-    out[flat] = (ends - starts)[run_id[flat]]
+    out[flat] = np.repeat(lengths, lengths)  # the ink pixels, in order, are the runs
     out = out.reshape(height, width + 1)[:, :width]
     return np.ascontiguousarray(out.T) if vertical else out
 
