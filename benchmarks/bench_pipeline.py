@@ -45,8 +45,16 @@ config = PipelineConfig(model=sys.argv[4]) if sys.argv[4] else PipelineConfig()
 ticks = []
 def progress(count, total, failed, elapsed):
     ticks.append(elapsed)
-summary = run_batch(sys.argv[1], sys.argv[2], workers=int(sys.argv[3]), config=config,
-                    progress=progress)
+workers, scheduler, cluster = int(sys.argv[3]), None, None
+if sys.argv[5] == "dask":  # a LocalCluster of `workers` processes, one thread each
+    from dask.distributed import LocalCluster
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           env={"MEDOCR_THREADS": "1"}, dashboard_address=None)
+    scheduler, workers = cluster.scheduler_address, 1
+summary = run_batch(sys.argv[1], sys.argv[2], workers=workers, config=config,
+                    progress=progress, scheduler=scheduler)
+if cluster is not None:
+    cluster.close()
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"done": summary.done, "failed": summary.failed, "seconds": summary.seconds,
@@ -100,9 +108,10 @@ def link_images(source: Path, target: Path, count: int) -> None:
         (target / name).symlink_to(source / name)
 
 
-def run(folder: Path, db: Path, workers: int, model: str) -> dict:
+def run(folder: Path, db: Path, workers: int, model: str, how: str = "local") -> dict:
+    """Run one batch in a fresh process (`how`: ``local`` workers or a ``dask`` LocalCluster)."""
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(folder), str(db), str(workers), model],
+        [sys.executable, "-c", CHILD, str(folder), str(db), str(workers), model, how],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -178,6 +187,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2000])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--model", default="", help="recognizer bundle (default: shipped)")
+    parser.add_argument(
+        "--dask", type=int, default=0, metavar="N",
+        help="also read the small batch on a Dask LocalCluster of N one-thread workers",
+    )  # fmt: skip
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     args.load_before = load_average()
@@ -185,8 +198,8 @@ def main() -> None:
     inputs = Path(args.inputs)
     make_inputs(inputs, max(args.sizes))
     small = min(args.sizes)
-    runs: dict[tuple[int, int], dict] = {}
-    texts: dict[int, dict[str, str]] = {}
+    runs: dict[tuple[int, str], dict] = {}  # (certificates, how: "1", "2", "dask 2")
+    texts: dict[str, dict[str, str]] = {}
     quality = None
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
@@ -196,13 +209,20 @@ def main() -> None:
             for workers in workers_list:
                 db = Path(tmp) / f"r-{size}-{workers}.db"
                 began = time.perf_counter()
-                runs[(size, workers)] = run(folder, db, workers, args.model)
-                runs[(size, workers)]["wall"] = time.perf_counter() - began
-                print(size, workers, runs[(size, workers)], file=sys.stderr)
+                runs[(size, str(workers))] = run(folder, db, workers, args.model)
+                runs[(size, str(workers))].update(wall=time.perf_counter() - began, workers=workers)
+                print(size, workers, runs[(size, str(workers))]["seconds"], file=sys.stderr)
                 if size == small:
-                    texts[workers] = field_texts(db)
+                    texts[str(workers)] = field_texts(db)
                 if size == small and workers == 1:
                     quality = accuracy(db, inputs)
+        if args.dask:
+            db = Path(tmp) / "r-dask.db"
+            began = time.perf_counter()
+            how = f"dask {args.dask}"
+            runs[(small, how)] = run(Path(tmp) / f"in-{small}", db, args.dask, args.model, "dask")
+            runs[(small, how)].update(wall=time.perf_counter() - began, workers=args.dask)
+            texts[f"dask {args.dask}"] = field_texts(db)
         reference = plain_texts(Path(tmp) / f"in-{small}", args.model)
     changed = {workers: differences(reference, found) for workers, found in texts.items()}
     body = report(runs, quality, small, max(args.sizes), args, changed)
@@ -212,7 +232,7 @@ def main() -> None:
 
 
 def report(
-    runs: dict, quality: dict | None, small: int, large: int, args, changed: dict[int, list[str]]
+    runs: dict, quality: dict | None, small: int, large: int, args, changed: dict[str, list[str]]
 ) -> str:
     lines = [
         f"- inputs: synthetic certificates, `medocr synth --seed {SEED}` (PNG, 1654 x 2339)",
@@ -225,39 +245,39 @@ def report(
         "|---:|---:|---:|---:|---:|---:|",
     ]
     rates = {}
-    for (size, workers), r in sorted(runs.items()):
-        rate, start = steady_rate(r, workers)
-        rates[(size, workers)] = rate
+    for (size, how), r in sorted(runs.items()):
+        rate, start = steady_rate(r, r["workers"])
+        rates[(size, how)] = rate
         peak = max(r["peak_kib"], r["worker_peak_kib"]) / 1024
         lines.append(
-            f"| {size} | {workers} | {rate:.2f} | {start:.1f} | {r['wall']:.0f} | {peak:.0f} |"
+            f"| {size} | {how} | {rate:.2f} | {start:.1f} | {r['wall']:.0f} | {peak:.0f} |"
         )
     lines.append("")
     for workers, target in SPEED_TARGETS.items():
-        if (small, workers) in rates:
-            rate = rates[(small, workers)]
+        if (small, str(workers)) in rates:
+            rate = rates[(small, str(workers))]
             verdict = "met" if rate >= target else "MISSED"
             lines.append(
                 f"- {workers} worker(s) >= {target:g} certificates/s: **{verdict}** ({rate:.2f}/s)"
             )
-    if (small, 1) in rates and (small, 2) in rates:
-        scaling = rates[(small, 2)] / (2 * rates[(small, 1)])
+    if (small, "1") in rates and (small, "2") in rates:
+        scaling = rates[(small, "2")] / (2 * rates[(small, "1")])
         verdict = "met" if scaling >= SCALING_TARGET else "MISSED"
         lines.append(
             f"- 2 workers at >= {SCALING_TARGET:.0%} of twice 1 worker: **{verdict}** "
             f"({scaling:.0%}; 1 worker already decodes the next file on the second core)"
         )
-    if (large, 1) in runs and (small, 1) in runs:
-        ratio = runs[(large, 1)]["peak_kib"] / runs[(small, 1)]["peak_kib"]
+    if (large, "1") in runs and (small, "1") in runs:
+        ratio = runs[(large, "1")]["peak_kib"] / runs[(small, "1")]["peak_kib"]
         verdict = "met" if ratio <= RSS_TARGET else "MISSED"
         lines.append(
             f"- peak RSS {large} / {small} certificates (1 worker) <= {RSS_TARGET}: "
             f"**{verdict}** ({ratio:.2f})"
         )
     lines += ["", f"Readings against `Pipeline().read()` file by file ({small} certificates):", ""]
-    for workers, diffs in sorted(changed.items()):
+    for how, diffs in sorted(changed.items()):
         summary = "identical" if not diffs else f"{len(diffs)} field(s) differ"
-        lines.append(f"- batch, {workers} worker(s): {summary}")
+        lines.append(f"- batch, {how} worker(s): {summary}")
         lines += [f"  - {d}" for d in diffs[:20]]
     if quality is not None:
         total = sum(quality["stages"].values())

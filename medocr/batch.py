@@ -820,6 +820,7 @@ def read_file(
     start = time.perf_counter()
     pipeline = _WORKER_PIPELINES.get(config_json)
     if pipeline is None:
+        _follow_threads_setting()
         pipeline = Pipeline(PipelineConfig.from_dict(json.loads(config_json)))
         _WORKER_PIPELINES[config_json] = pipeline
     try:
@@ -836,6 +837,17 @@ def read_file(
         return FileOutcome(path, [], error, time.perf_counter() - start)
 
 
+def _follow_threads_setting() -> None:
+    """Give OpenCV the threads ``MEDOCR_THREADS`` sets (a Dask worker started with it)."""
+    from medocr.recognize.runtime import onnx_threads
+
+    threads = onnx_threads()
+    if threads is not None:
+        import cv2
+
+        cv2.setNumThreads(threads)
+
+
 def _is_expected(exc: Exception) -> bool:
     from medocr.errors import MedocrError
 
@@ -849,16 +861,13 @@ def _worker_init(parent_pid: int, threads: int) -> None:
     """Tie a worker process to the run and give it its share of the cores.
 
     The worker dies with its parent and leaves Ctrl-C to it; OpenCV and ONNX Runtime
-    use `threads` threads in it, so that K workers do not run K pools of one thread per
-    core each on the same cores.
+    use `threads` threads in it (``MEDOCR_THREADS``, followed when its pipeline is
+    made), so that K workers do not run K pools of one thread per core each.
     """
-    import cv2
-
     from medocr.recognize.runtime import THREADS_ENV
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ[THREADS_ENV] = str(threads)
-    cv2.setNumThreads(threads)
     if not _die_with_parent():
         watch = threading.Thread(
             target=_watch_parent, args=(parent_pid,), name="medocr-parent-watch", daemon=True
