@@ -272,7 +272,8 @@ class AttentionRecognizer:
         images : sequence of numpy.ndarray
             uint8 ``(h, w)`` grayscale lines, dark ink on light paper.
         batch_size : int
-            Lines per encoder call (sorted by width so batches pad little).
+            Most lines per encoder call (sorted by width so batches pad little; at most
+            :data:`~medocr.recognize.runtime.MAX_BATCH_COLUMNS` padded columns a call).
 
         Returns
         -------
@@ -302,12 +303,14 @@ class AttentionRecognizer:
         return texts
 
     def _encoded_batches(self, images: Sequence[np.ndarray], batch_size: int) -> Any:
+        from medocr.recognize.runtime import batches_by_width
+
         prepared = [prepare_line(image, self.config.height) for image in images]
-        order = np.argsort([line.shape[1] for line in prepared], kind="stable")
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            batch, widths = pad_batch([prepared[i] for i in chunk])
-            yield chunk, self.encode(batch), memory_frames(widths)
+        widths = [line.shape[1] for line in prepared]
+        order = np.argsort(widths, kind="stable")
+        for chunk in batches_by_width(order, widths, batch_size):
+            batch, widths_in_batch = pad_batch([prepared[i] for i in chunk])
+            yield chunk, self.encode(batch), memory_frames(widths_in_batch)
 
 
 class OnnxAttention:
