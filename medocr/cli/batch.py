@@ -44,7 +44,9 @@ def add_parser(subparsers: Any) -> None:
         "--workers",
         type=positive_int,
         default=1,
-        help="local worker processes (default 1: in process); they end with the command",
+        help="local worker processes (default 1: in process, decoding the next file in a "
+        "thread); they end with the command and share the cores out (MEDOCR_THREADS threads "
+        "each for OpenCV and ONNX Runtime): one per core reads fastest",
     )
     batch.add_argument(
         "--force-config",
@@ -53,7 +55,9 @@ def add_parser(subparsers: Any) -> None:
         "files done keep their results; its runs table keeps each run's configuration)",
     )
     batch.add_argument(
-        "--scheduler", help="Dask scheduler address (tcp://host:8786): read on its workers"
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:8786): read on its workers (start them with "
+        "MEDOCR_THREADS=1 and --nthreads 1; docs/pipeline.md says why and how)",
     )
     batch.add_argument("--quiet", action="store_true", help="no progress line")
     add_pipeline_options(batch)
