@@ -808,12 +808,14 @@ class _Stopper:
 _WORKER_PIPELINES: dict[str, Any] = {}
 
 
-def read_file(
-    root: str, path: str, config_json: str, decoded: Future[Decoded] | None = None
-) -> FileOutcome:
+#: Files being decoded ahead in this process (:func:`_read_ahead`), by full path.
+_DECODED: dict[Path, Future[Decoded]] = {}
+
+
+def read_file(root: str, path: str, config_json: str) -> FileOutcome:
     """Read one file with a pipeline cached per process; never raises for bad input.
 
-    `decoded`, when given, is the file's pages being decoded ahead (:func:`_decode`).
+    When the read-ahead has decoded the file already, its pages are used.
     """
     from medocr.pipeline import Pipeline
 
@@ -823,11 +825,13 @@ def read_file(
         _follow_threads_setting()
         pipeline = Pipeline(PipelineConfig.from_dict(json.loads(config_json)))
         _WORKER_PIPELINES[config_json] = pipeline
+    full = Path(root) / path
+    decoded = _DECODED.pop(full, None)
     try:
         if decoded is None:
-            read = pipeline.read(Path(root) / path)
+            read = pipeline.read(full)
         else:
-            read = pipeline.read_decoded(Path(root) / path, *decoded.result())
+            read = pipeline.read_decoded(full, *decoded.result())
         results = [r.to_dict() for r in read]
         return FileOutcome(path, results, None, time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the file's error row
@@ -923,12 +927,18 @@ def _read_ahead(
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(1, thread_name_prefix="medocr-read-ahead") as pool:
-        ahead = pool.submit(_decode, root / paths[0]) if paths else None
-        for index, path in enumerate(paths):
-            current = ahead
-            following = paths[index + 1] if index + 1 < len(paths) else None
-            ahead = pool.submit(_decode, root / following) if following else None
-            yield read_file(str(root), path, config_json, current)
+        try:
+            for index, path in enumerate(paths):
+                for ahead in paths[index : index + 2]:
+                    if root / ahead not in _DECODED:
+                        _DECODED[root / ahead] = pool.submit(_decode, root / ahead)
+                yield read_file(str(root), path, config_json)
+                _DECODED.pop(root / path, None)  # left when read_file did not take it
+        finally:
+            for path in paths:
+                future = _DECODED.pop(root / path, None)
+                if future is not None:
+                    future.cancel()
 
 
 def _local(
