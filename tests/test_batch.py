@@ -167,3 +167,23 @@ def test_workers_share_the_cores_out():
     assert threads_per_worker(1) == cores
     assert threads_per_worker(cores) == 1
     assert threads_per_worker(cores + 5) == 1
+
+
+def test_read_ahead_gives_each_file_its_outcome_and_keeps_nothing(tmp_path):
+    import json
+
+    import cv2
+    import numpy as np
+
+    from medocr import batch
+    from medocr.config import PipelineConfig
+
+    (tmp_path / "a-corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    cv2.imwrite(str(tmp_path / "b-blank.png"), np.full((800, 600), 255, np.uint8))
+    names = ["a-corrupt.png", "b-blank.png"]
+    config = json.dumps(PipelineConfig().to_dict(), sort_keys=True)
+    outcomes = list(batch._read_ahead(tmp_path, names, config))
+    assert [o.path for o in outcomes] == names
+    assert "InputError" in outcomes[0].error and "a-corrupt.png" in outcomes[0].error
+    assert "TemplateError" in outcomes[1].error  # decoded ahead, then read: not the form
+    assert not batch._DECODED
