@@ -808,7 +808,8 @@ class _Stopper:
 _WORKER_PIPELINES: dict[str, Any] = {}
 
 
-#: Files being decoded ahead in this process (:func:`_read_ahead`), by full path.
+#: Files being decoded ahead in this process (:func:`_read_ahead`), by full path:
+#: ``medocr.pipeline.decode_file``'s pages and seconds.
 _DECODED: dict[Path, Future[Decoded]] = {}
 
 
@@ -907,15 +908,6 @@ def _watch_parent(parent_pid: int) -> None:
     os._exit(1)
 
 
-def _decode(path: Path) -> Decoded:
-    """Decode a file's pages (:func:`medocr.io.read_pages`), timed."""
-    from medocr.io import read_pages
-
-    start = time.perf_counter()
-    pages = read_pages(path)
-    return pages, time.perf_counter() - start
-
-
 def _read_ahead(
     root: Path, paths: list[str], config_json: str
 ) -> Generator[FileOutcome, None, None]:
@@ -926,12 +918,14 @@ def _read_ahead(
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from medocr.pipeline import decode_file
+
     with ThreadPoolExecutor(1, thread_name_prefix="medocr-read-ahead") as pool:
         try:
             for index, path in enumerate(paths):
                 for ahead in paths[index : index + 2]:
                     if root / ahead not in _DECODED:
-                        _DECODED[root / ahead] = pool.submit(_decode, root / ahead)
+                        _DECODED[root / ahead] = pool.submit(decode_file, root / ahead)
                 yield read_file(str(root), path, config_json)
                 _DECODED.pop(root / path, None)  # left when read_file did not take it
         finally:

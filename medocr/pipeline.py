@@ -248,16 +248,12 @@ class Pipeline:
         medocr.errors.TemplateError
             A page does not show the template.
         """
-        from medocr.io import read_pages
-
-        start = time.perf_counter()
-        pages = read_pages(path)
-        return self.read_decoded(path, pages, time.perf_counter() - start)
+        return self.read_decoded(path, *decode_file(path))
 
     def read_decoded(
         self, path: str | os.PathLike[str], pages: list[Page], io_seconds: float
     ) -> list[CertificateResult]:
-        """Read the pages of a file that :func:`medocr.io.read_pages` has decoded.
+        """Read the pages of a file that :func:`decode_file` has decoded.
 
         What :meth:`read` does after decoding; ``medocr batch`` decodes the next file in
         a thread while this one is read.
@@ -267,7 +263,7 @@ class Pipeline:
         path : str or PathLike
             The file the pages come from (named in errors).
         pages : list of Page
-            ``read_pages(path)``.
+            The file's pages (:func:`medocr.io.read_pages`).
         io_seconds : float
             Time the decoding took (reported per page in ``timings["io"]``).
 
@@ -447,6 +443,27 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
 def _original_size(page: Page) -> tuple[int, int]:
     height, width = page.shape
     return (width, height)
+
+
+def decode_file(path: str | os.PathLike[str]) -> tuple[list[Page], float]:
+    """Decode every page of an image file (:func:`medocr.io.read_pages`), timed.
+
+    Returns
+    -------
+    pages : list of Page
+    seconds : float
+        Time the decoding took.
+
+    Raises
+    ------
+    medocr.errors.InputError
+        The file cannot be read as an image.
+    """
+    from medocr.io import read_pages
+
+    start = time.perf_counter()
+    pages = read_pages(path)
+    return pages, time.perf_counter() - start
 
 
 def template_sha256(template: Any) -> str:

@@ -280,11 +280,11 @@ def test_network_calls_are_bounded_in_lines_and_padded_columns():
         widths = [int(w) for w in rng.integers(4, 2 * MAX_BATCH_COLUMNS, rng.integers(1, 40))]
         order = np.argsort(widths, kind="stable")
         size = int(rng.integers(1, 10))
-        chunks = batches_by_width(order, widths, size)
+        chunks = batches_by_width(widths, size)
         assert np.array_equal(np.concatenate(chunks), order)  # every line once, in order
         for chunk in chunks:
             assert 1 <= len(chunk) <= size
             padded = len(chunk) * max(widths[i] for i in chunk)
             assert padded <= MAX_BATCH_COLUMNS or len(chunk) == 1
     with pytest.raises(ValueError, match="batch_size"):
-        batches_by_width(np.arange(3), [5, 6, 7], 0)
+        batches_by_width([5, 6, 7], 0)

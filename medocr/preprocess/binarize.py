@@ -130,13 +130,10 @@ def _ink_statistics(
     work: np.ndarray, labels: np.ndarray, stats: np.ndarray, sums: np.ndarray
 ) -> None:
     """Fill `stats` ``(count - 1, 5)`` and `sums` ``(count - 1, 2)`` of labels 1.. from runs."""
-    height, width = work.shape
-    padded = np.zeros((height, width + 2), np.int8)
-    padded[:, 1:-1] = work != 0
-    step = np.diff(padded.ravel())
-    starts, ends = np.flatnonzero(step == 1), np.flatnonzero(step == -1)
-    rows, x0 = np.divmod(starts, width + 2)
-    x1 = ends - rows * (width + 2)  # one past the run's last column
+    padded, starts, ends = _row_runs(work)
+    stride = padded.shape[1]
+    rows, x0 = np.divmod(starts, stride)
+    x1 = ends - rows * stride  # one past the run's last column
     run_labels = labels[rows, x0]
     order = np.argsort(run_labels, kind="stable")  # each label's runs stay in raster order
     run_labels, rows, x0, x1 = run_labels[order], rows[order], x0[order], x1[order]
@@ -305,17 +302,31 @@ def run_lengths(mask: np.ndarray, *, vertical: bool = False) -> np.ndarray:
     """
     work = np.ascontiguousarray(mask.T if vertical else mask)
     height, width = work.shape
-    padded = np.zeros((height, width + 1), bool)
-    padded[:, :width] = work
-    flat = padded.ravel()
-    step = np.diff(flat.astype(np.int8), prepend=np.int8(0))
-    starts = np.flatnonzero(step == 1)
-    ends = np.flatnonzero(step == -1)
+    padded, starts, ends = _row_runs(work)
     lengths = (ends - starts).astype(np.int32)
-    out = np.zeros(flat.shape, np.int32)
-    out[flat] = np.repeat(lengths, lengths)  # the ink pixels, in order, are the runs
+    out = np.zeros(padded.size, np.int32)
+    out[padded.ravel() != 0] = np.repeat(lengths, lengths)  # the ink pixels, in order
     out = out.reshape(height, width + 1)[:, :width]
     return np.ascontiguousarray(out.T) if vertical else out
+
+
+def _row_runs(work: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Find the horizontal runs of ink of a mask ``(H, W)``, in raster order.
+
+    Returns
+    -------
+    padded : numpy.ndarray
+        int8 ``(H, W + 1)``: the mask as 0/1 with a column of 0 on the right, so that
+        every run ends in its own row.
+    starts, ends : numpy.ndarray
+        int ``(R,)``: flat indices into ``padded`` of each run's first pixel and of the
+        pixel after its last.
+    """
+    height, width = work.shape
+    padded = np.zeros((height, width + 1), np.int8)
+    padded[:, :width] = work != 0
+    step = np.diff(padded.ravel(), prepend=np.int8(0))
+    return padded, np.flatnonzero(step == 1), np.flatnonzero(step == -1)
 
 
 #: The names that moved to :mod:`medocr.preprocess.clean`, looked up there on first use

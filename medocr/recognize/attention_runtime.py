@@ -306,9 +306,7 @@ class AttentionRecognizer:
         from medocr.recognize.runtime import batches_by_width
 
         prepared = [prepare_line(image, self.config.height) for image in images]
-        widths = [line.shape[1] for line in prepared]
-        order = np.argsort(widths, kind="stable")
-        for chunk in batches_by_width(order, widths, batch_size):
+        for chunk in batches_by_width([line.shape[1] for line in prepared], batch_size):
             batch, widths_in_batch = pad_batch([prepared[i] for i in chunk])
             yield chunk, self.encode(batch), memory_frames(widths_in_batch)
 

@@ -216,10 +216,8 @@ class Recognizer:
             One per image, in input order: float32 ``(ceil(W / 4), C)`` probabilities.
         """
         prepared = [prepare_line(image, self.config.height) for image in images]
-        widths = [line.shape[1] for line in prepared]
-        order = np.argsort(widths, kind="stable")
         results: list[FrameProbs | None] = [None] * len(prepared)
-        for chunk in batches_by_width(order, widths, batch_size):
+        for chunk in batches_by_width([line.shape[1] for line in prepared], batch_size):
             batch, widths_in_batch = pad_batch([prepared[i] for i in chunk])
             probs = softmax(self.logits(batch))
             for row, index in enumerate(chunk):
@@ -230,8 +228,8 @@ class Recognizer:
         return [r for r in results if r is not None]
 
 
-def batches_by_width(order: np.ndarray, widths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Cut line indices sorted by width into network calls of bounded size.
+def batches_by_width(widths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Cut lines, narrowest first, into network calls of bounded size.
 
     Each call takes at most `batch_size` lines and at most :data:`MAX_BATCH_COLUMNS`
     columns once padded to its widest line (a wider line goes alone), so the memory
@@ -239,8 +237,6 @@ def batches_by_width(order: np.ndarray, widths: Sequence[int], batch_size: int) 
 
     Parameters
     ----------
-    order : numpy.ndarray
-        int ``(N,)`` line indices, narrowest first.
     widths : sequence of int
         Width of each line at the model's height.
     batch_size : int
@@ -249,10 +245,11 @@ def batches_by_width(order: np.ndarray, widths: Sequence[int], batch_size: int) 
     Returns
     -------
     list of numpy.ndarray
-        The indices of each call, in `order`.
+        The line indices of each call; together, the lines sorted by width (stable).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    order = np.argsort(widths, kind="stable")
     chunks, start = [], 0
     for end in range(1, len(order) + 1):
         widest = widths[order[end - 1]]
