@@ -146,6 +146,45 @@ def test_resumed_run_draws_other_batches(tiny_run, monkeypatch):
     assert seeds[2] != seeds[0], "a run resumed after epoch 2 draws other batches"
 
 
+def test_weight_averaging_keeps_the_mean_of_epoch_ends_and_resumes(tiny_run, monkeypatch):
+    from dataclasses import replace
+
+    import medocr.training.recognizer as train
+
+    root, config, _ = tiny_run
+    seen = []  # the model's weights at the end of each epoch, before averaging
+    original = train.Trainer._average
+
+    def recording(self, model, results, epoch, writer):
+        seen.append([w.copy() for w in model.get_weights()])
+        improved = original(self, model, results, epoch, writer)
+        assert all(  # the model goes on training from its own weights
+            np.array_equal(a, b) for a, b in zip(model.get_weights(), seen[-1], strict=True)
+        )
+        return improved
+
+    monkeypatch.setattr(train.Trainer, "_average", recording)
+    averaged = replace(config, out_dir=str(root / "averaged"), epochs=2, average_from=2)
+    results = train.Trainer(averaged).run()
+    assert "average" not in results["history"][0]
+    assert results["history"][1]["average"]["epochs"] == 1
+    # one epoch folded in: the mean is the model itself, and scores the same
+    assert results["history"][1]["average"]["val_cer"] == results["history"][1]["val_cer"]
+    results = train.Trainer(replace(averaged, epochs=3)).run()  # resumed: goes on averaging
+    assert results["history"][2]["average"]["epochs"] == 2
+    with np.load(root / "averaged" / "average.npz") as saved:
+        assert int(saved["epoch"]) == 3 and int(saved["count"]) == 2
+        for index, (first, second) in enumerate(zip(seen[0], seen[1], strict=True)):
+            if np.issubdtype(first.dtype, np.floating):
+                expected = (first.astype(np.float64) + second) / 2
+                np.testing.assert_allclose(saved[f"w{index}"], expected, rtol=1e-12)
+    meta = read_meta(root / "averaged" / "average", "crnn-ctc")
+    best = results["history"][results["average_best_epoch"] - 1]["average"]
+    assert results["average_best"] == best["mean_val_cer"]
+    assert meta["metrics"]["val_cer_greedy"] == best["val_cer"]
+    assert meta["training"]["averaged_epochs"] == best["epochs"]
+
+
 def test_bundle_predicts_frame_probs(tiny_run):
     from medocr.recognize.runtime import Recognizer
 

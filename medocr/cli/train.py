@@ -70,6 +70,15 @@ def add_parser(subparsers: Any) -> None:
         help="raise the learning rate linearly from 0 over the run's first N steps "
         "(default 0; a fresh attention decoder wants a few hundred)",
     )
+    recognizer.add_argument(
+        "--average-from",
+        type=int,
+        default=None,
+        metavar="EPOCH",
+        help="from this epoch of the run on, also keep the running mean of the weights at "
+        "each epoch's end (stochastic weight averaging), validate it, and save it as a "
+        "bundle in OUT/average when its mean validation CER is the lowest so far",
+    )
     recognizer.add_argument("--height", type=int, default=48, help="input height (default 48)")
     recognizer.add_argument("--batch-size", type=int, default=32)
     recognizer.add_argument("--steps-per-epoch", type=int, default=500)
@@ -121,6 +130,7 @@ def _cmd_train_recognizer(args: argparse.Namespace) -> int:
         label_smoothing=args.label_smoothing,
         freeze_encoder=args.freeze_encoder,
         warmup_steps=args.warmup_steps,
+        average_from=args.average_from,
         notes={"command": "medocr " + " ".join(sys.argv[1:])},
     )
     results = Trainer(config).run()
@@ -129,4 +139,9 @@ def _cmd_train_recognizer(args: argparse.Namespace) -> int:
         f"train: {results['epoch']} epochs, best mean validation CER "
         f"{best:.4f} at epoch {results['best_epoch']} -> {Path(args.out) / 'best'}"
     )
+    if results.get("average_best") is not None:
+        print(
+            f"train: best mean of weights: validation CER {results['average_best']:.4f} "
+            f"at epoch {results['average_best_epoch']} -> {Path(args.out) / 'average'}"
+        )
     return EXIT_OK

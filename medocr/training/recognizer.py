@@ -8,6 +8,13 @@ the same output folder resumes), the best model so far is saved as a bundle in
 ``OUT/best``, the learning rate is halved after a plateau, and training stops early when
 the mean validation CER has not improved for ``patience`` epochs. Curves go to
 ``OUT/results.json`` and TensorBoard logs to ``OUT/logs``.
+
+Weight averaging (``average_from``, stochastic weight averaging without its learning-rate
+cycle): from that epoch of the run on, the weights at the end of each epoch are folded into
+a running mean (BatchNorm statistics included), which is validated like the model and
+saved as a bundle in ``OUT/average`` whenever its mean validation CER is the lowest so far.
+The mean and its count live in ``OUT/average.npz`` (written after the checkpoint), so a
+resumed run goes on averaging.
 """
 
 from __future__ import annotations
@@ -23,12 +30,13 @@ import numpy as np
 
 from medocr.dataset.readers import EncodedLines, encode_records, line_dataset, read_line_set
 from medocr.errors import MedocrError
-from medocr.fileio import write_text_atomic
+from medocr.fileio import write_atomic, write_text_atomic
 from medocr.recognize.alphabet import Alphabet, build_alphabet
 from medocr.recognize.crnn import frame_count, softmax, start_model
 from medocr.training import warmup_rate
 
 RESULTS = "results.json"
+AVERAGE = "average.npz"
 #: Recognizer families a run can train: the CTC CRNN, the attention encoder-decoder.
 ARCHES = ("crnn", "attention")
 
@@ -89,6 +97,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     freeze_encoder: bool = False
     warmup_steps: int = 0
+    average_from: int | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -117,6 +126,8 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         self.results_path = self.out / RESULTS
         self._reader: Any = None  # Recognizer over the model being trained (validation)
+        self._mean: list[np.ndarray] | None = None  # running mean of the weights (float64)
+        self._mean_count = 0  # epochs folded into it
 
     # ----- data -------------------------------------------------------------------------
     def _load_sources(self) -> None:
@@ -211,6 +222,7 @@ class Trainer:
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var)
         manager = tf.train.CheckpointManager(checkpoint, str(self.out / "checkpoint"), 2)
         results = self._resume(manager, checkpoint)
+        self._read_average(results["epoch"])
         optimizer.learning_rate.assign(results["learning_rate"])
         step = self._train_step(model, optimizer, strategy)
         data = iter(strategy.experimental_distribute_dataset(self._train_data(results["epoch"])))
@@ -230,11 +242,85 @@ class Trainer:
                 for name, score in val.items():
                     tf.summary.scalar(f"val_cer/{name}", score)
             if results["improved"]:
-                self._save_best(model, results)
+                self._save_best(model, results, "best")
+            progress = results["improved"]
+            if cfg.average_from is not None and epoch >= cfg.average_from:
+                progress = self._average(model, results, epoch, writer)
+            self._plateau(results, progress, optimizer)
             epoch_var.assign(epoch)
             manager.save()
             self._write_results(results)
+            if self._mean is not None:
+                self._write_average(epoch)
         return results
+
+    # ----- weight averaging ---------------------------------------------------------------
+    def _read_average(self, epoch: int) -> None:
+        """Take up the running mean of a resumed run (``OUT/average.npz``), if any."""
+        self._mean, self._mean_count = None, 0
+        path = self.out / AVERAGE
+        if self.config.average_from is None or not path.exists():
+            return
+        with np.load(path) as saved:
+            if int(saved["epoch"]) > epoch:
+                print(
+                    f"train: {path} is ahead of the checkpoint; averaging starts again",
+                    file=sys.stderr,
+                )
+                return
+            count = int(saved["count"])
+            self._mean = [saved[f"w{i}"] for i in range(len(saved.files) - 2)]
+            self._mean_count = count
+
+    def _average(self, model: Any, results: dict[str, Any], epoch: int, writer: Any) -> bool:
+        """Fold this epoch's weights into the mean; validate it and keep the best mean.
+
+        Returns True when the mean's validation CER is the lowest so far.
+        """
+        import tensorflow as tf
+
+        weights = model.get_weights()
+        if self._mean is None:
+            self._mean, self._mean_count = [w.astype(np.float64) for w in weights], 1
+        else:
+            self._mean_count += 1
+            for mean, w in zip(self._mean, weights, strict=True):
+                mean += (w - mean) / self._mean_count
+        model.set_weights(
+            [
+                m.astype(w.dtype) if np.issubdtype(w.dtype, np.floating) else w
+                for m, w in zip(self._mean, weights, strict=True)
+            ]
+        )
+        val = {name: self.validate(model, enc) for name, enc in self.val_encoded.items()}
+        mean_cer = float(np.mean(list(val.values()))) if val else 0.0
+        entry = results["history"][-1]
+        entry["average"] = {"epochs": self._mean_count, "val_cer": val, "mean_val_cer": mean_cer}
+        best = results.get("average_best")
+        improved = best is None or mean_cer < best
+        if improved:
+            results["average_best"], results["average_best_epoch"] = mean_cer, epoch
+            self._save_best(model, results, "average")
+        model.set_weights(weights)
+        with writer.as_default(step=epoch):
+            for name, score in val.items():
+                tf.summary.scalar(f"average_val_cer/{name}", score)
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in val.items())
+        print(
+            f"train: epoch {epoch}: mean of {self._mean_count} epochs' weights, val CER "
+            f"{shown}{' (best)' if improved else ''}",
+            file=sys.stderr,
+        )
+        return improved
+
+    def _write_average(self, epoch: int) -> None:
+        """Save the running mean after the checkpoint (atomically, as ``OUT/average.npz``)."""
+        import io
+
+        buffer = io.BytesIO()
+        arrays = {f"w{i}": m for i, m in enumerate(self._mean or [])}
+        np.savez(buffer, epoch=epoch, count=self._mean_count, **arrays)
+        write_atomic(self.out / AVERAGE, buffer.getvalue())
 
     def _resume(self, manager: Any, checkpoint: Any) -> dict[str, Any]:
         fresh = {
@@ -398,13 +484,7 @@ class Trainer:
         results["epoch"] = epoch
         results["improved"] = results["best"] is None or mean_cer < results["best"]
         if results["improved"]:
-            results["best"], results["best_epoch"], results["stale"] = mean_cer, epoch, 0
-        else:
-            results["stale"] += 1
-            if results["stale"] % 2 == 0:
-                optimizer.learning_rate.assign(_learning_rate(optimizer) * 0.5)
-            results["stopped_early"] = results["stale"] >= self.config.patience
-        results["learning_rate"] = _learning_rate(optimizer)
+            results["best"], results["best_epoch"] = mean_cer, epoch
         shown = ", ".join(f"{k} {v:.4f}" for k, v in val.items())
         print(
             f"train: epoch {epoch}: loss {loss:.3f}, {rate:.1f} lines/s, val CER {shown}"
@@ -412,25 +492,45 @@ class Trainer:
             file=sys.stderr,
         )
 
-    def _save_best(self, model: Any, results: dict[str, Any]) -> None:
+    def _plateau(self, results: dict[str, Any], improved: bool, optimizer: Any) -> None:
+        """Count epochs without progress: halve the rate every second one, stop at patience.
+
+        Progress is a new lowest mean validation CER: of the model, or of the mean of the
+        weights once averaging has begun (the model that would be shipped).
+        """
+        if improved:
+            results["stale"] = 0
+        else:
+            results["stale"] += 1
+            if results["stale"] % 2 == 0:
+                optimizer.learning_rate.assign(_learning_rate(optimizer) * 0.5)
+            results["stopped_early"] = results["stale"] >= self.config.patience
+        results["learning_rate"] = _learning_rate(optimizer)
+
+    def _save_best(self, model: Any, results: dict[str, Any], folder: str) -> None:
+        """Save `model` as a bundle in ``OUT/folder`` with the epoch's figures."""
         from medocr.recognize.attention_runtime import save_attention
         from medocr.recognize.runtime import save_recognizer
 
         best = results["history"][-1]
+        val_cer = best["val_cer"]
         training = {
             "config": _config_dict(self.config),
             "data": results["data"],
             "epoch": best["epoch"],
             "command": self.config.notes.get("command", ""),
         }
+        if folder == "average":
+            training["averaged_epochs"] = best["average"]["epochs"]
+            val_cer = best["average"]["val_cer"]
         save = save_attention if self.config.arch == "attention" else save_recognizer
         save(
-            self.out / "best",
+            self.out / folder,
             model,
             self.alphabet,
             self.model_config,
             training=training,
-            metrics={"val_cer_greedy": best["val_cer"]},
+            metrics={"val_cer_greedy": val_cer},
         )
 
     def _write_results(self, results: dict[str, Any]) -> None:
