@@ -208,3 +208,25 @@ def test_synthesize_rejects_bad_arguments(tmp_path):
         synthesize(tmp_path, 1, workers=0)
     with pytest.raises(MedocrError, match="image format 'gif'"):
         synthesize(tmp_path, 1, image_format="gif")
+
+
+def test_line_augmentation_keeps_every_ink_column_and_its_input():
+    from medocr.synth.augment import _crop_jitter, augment_line
+
+    rng = np.random.default_rng(5)
+    line = np.full((60, 200), 230, np.uint8)
+    line[12:48, 20:180] = 255
+    line[25:35, 30:170:7] = 20  # ink strokes well inside the vertical crop margin
+    before = line.copy()
+    for _ in range(50):
+        jittered = _crop_jitter(line, rng)
+        height = jittered.shape[0]
+        assert round(60 * 0.84) <= height <= round(60 * 1.3)
+        # no inward move of the left and right edges, so every ink column survives
+        assert 200 <= jittered.shape[1] <= 200 + 2 * 18
+        assert np.count_nonzero((jittered < 128).any(axis=0)) == np.count_nonzero(
+            (line < 128).any(axis=0)
+        )
+        out = augment_line(line, rng)
+        assert out.dtype == np.uint8 and out.ndim == 2 and min(out.shape) > 0
+    assert np.array_equal(line, before)

@@ -202,8 +202,10 @@ def _fax(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def augment_line(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Randomly distort a line image for recognizer training (geometry, stroke, photometry).
 
-    Elastic distortion (smooth random displacement field), slant (shear), stroke
-    erosion/dilation, blur, noise and contrast changes, each with some probability.
+    Crop jitter (each edge moved in or out a little, as another line cutter or a field
+    box a pixel off would), elastic distortion (smooth random displacement field), slant
+    (shear), stroke erosion/dilation, blur, noise and contrast changes, each with some
+    probability.
 
     Parameters
     ----------
@@ -215,9 +217,11 @@ def augment_line(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        uint8 ``(h, w')`` (the width grows with the slant).
+        uint8 ``(h', w')`` (the crop jitter moves the edges, the slant widens the line).
     """
     out = image
+    if rng.random() < 0.5:
+        out = _crop_jitter(out, rng)
     if rng.random() < 0.5:
         out = _slant(out, float(rng.uniform(-0.3, 0.3)))
     if rng.random() < 0.4:
@@ -234,6 +238,23 @@ def augment_line(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.4:
         values += rng.standard_normal(values.shape, dtype=np.float32) * float(rng.uniform(2, 12))
     return np.clip(values, 0, 255).astype(np.uint8)
+
+
+def _crop_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Move each edge of a line: top and bottom by -8 to +15 % of its height, left and
+    right outwards by up to 30 % (never inwards: a cut letter would betray the label).
+
+    After resizing to the model's height, this shifts and scales the writing by a few
+    pixels, the way line boxes of other cutters and registration errors do.
+    """
+    height, width = image.shape
+    top, bottom = (int(round(rng.uniform(-0.08, 0.15) * height)) for _ in range(2))
+    left, right = (int(round(rng.uniform(0.0, 0.3) * height)) for _ in range(2))
+    out = image[max(0, -top) : height - max(0, -bottom)]
+    paper = int(np.percentile(image, 90))
+    return cv2.copyMakeBorder(
+        out, max(0, top), max(0, bottom), left, right, cv2.BORDER_CONSTANT, value=paper
+    )
 
 
 def _slant(image: np.ndarray, shear: float) -> np.ndarray:
