@@ -15,12 +15,26 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from itertools import groupby
+from types import ModuleType
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from medocr.text import Alphabet, tokenize
 from medocr.types import CharSpan, FrameProbs, Hypothesis, WordHypothesis
+
+
+def _load_kernels() -> ModuleType | None:
+    """Return the compiled inner loops, None when built without a C compiler."""
+    try:
+        from medocr.decode import _kernels
+    except ImportError:  # the Python references run instead
+        return None
+    return _kernels
+
+
+KERNELS = _load_kernels()
+"""The compiled inner loops (``medocr/decode/_kernels.c``), or None when not built."""
 
 NEG_INF = -math.inf
 SUM_TOLERANCE = 1e-3
@@ -207,6 +221,37 @@ def empty_hypothesis() -> Hypothesis:
 def align(logp: np.ndarray, labels: Sequence[int], blank: int) -> list[tuple[int, int]] | None:
     """Find the frames of each label on the most probable CTC path of a labelling.
 
+    The compiled kernel when built (:data:`KERNELS`), else :func:`_align_python`; both
+    give the same spans.
+
+    Parameters
+    ----------
+    logp : numpy.ndarray
+        float64 ``(T, C)`` log-probabilities, ``T >= 1``.
+    labels : sequence of int
+        The labelling (no blanks), length ``L``.
+    blank : int
+        Index of the blank class.
+
+    Returns
+    -------
+    list of (int, int) or None
+        For each label its half-open frame span ``(start, end)`` on the best path; None
+        when no path of ``T`` frames produces the labelling.
+    """
+    if len(labels) == 0:
+        return []
+    if KERNELS is None:
+        return _align_python(logp, labels, blank)
+    matrix = np.ascontiguousarray(logp, dtype=np.float64)
+    return KERNELS.align(matrix, matrix.shape[1], np.asarray(labels, dtype=np.int32), blank)
+
+
+def _align_python(
+    logp: np.ndarray, labels: Sequence[int], blank: int
+) -> list[tuple[int, int]] | None:
+    """Find the frames of each label on the most probable CTC path (Python reference).
+
     Viterbi forced alignment over the usual extended sequence ``blank l1 blank l2 ...
     blank``, vectorised over states, in log space.
 
@@ -348,6 +393,25 @@ def frame_candidates(
 ) -> tuple[np.ndarray, list[list[int]]]:
     """List, per frame, the non-blank classes worth extending a prefix with.
 
+    :func:`candidate_arrays` as a list of lists (see there).
+
+    Returns
+    -------
+    columns : numpy.ndarray
+        int ``(K,)``: the classes kept at some frame, in class order, then the blank.
+    candidates : list of list of int
+        ``T`` lists of positions in `columns` (not class indices).
+    """
+    columns, flat, offsets = candidate_arrays(matrix, blank, min_prob, max_chars)
+    flat_list, bounds = flat.tolist(), offsets.tolist()
+    return columns, [flat_list[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def candidate_arrays(
+    matrix: np.ndarray, blank: int, min_prob: float, max_chars: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """List, per frame, the non-blank classes worth extending a prefix with.
+
     A class is kept when its probability is at least `min_prob`, at most `max_chars` per
     frame (the most probable ones). This pruning is standard in CTC beam searches: a
     character below 1e-3 at a frame practically never changes which prefixes survive.
@@ -368,8 +432,11 @@ def frame_candidates(
     columns : numpy.ndarray
         int ``(K,)``: the classes kept at some frame, in class order, then the blank
         (``columns[-1] == blank``). A search only ever needs these columns.
-    candidates : list of list of int
-        ``T`` lists of positions in `columns` (not class indices).
+    candidates : numpy.ndarray
+        int32 ``(N,)``: positions in `columns` (not class indices), frame after frame.
+    offsets : numpy.ndarray
+        int32 ``(T + 1,)``: frame ``t``'s candidates are ``candidates[offsets[t]:
+        offsets[t + 1]]``.
     """
     chars = matrix[:, :blank]
     keep = chars >= min_prob
@@ -381,7 +448,6 @@ def frame_candidates(
         keep[crowded[:, None], top] = True
         counts[crowded] = max_chars
     used = np.flatnonzero(keep.any(axis=0))
-    flat = np.nonzero(keep[:, used])[1].tolist()
-    bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
-    columns = np.append(used, blank)
-    return columns, [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    flat = np.nonzero(keep[:, used])[1].astype(np.int32)
+    offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int32)
+    return np.append(used, blank), flat, offsets

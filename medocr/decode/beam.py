@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from medocr.decode._common import (
+    KERNELS,
     NEG_INF,
     WordSource,
     align,
+    candidate_arrays,
     char_spans,
     check_count,
     check_frame_probs,
     check_pruning,
     empty_hypothesis,
-    frame_candidates,
     log_probs,
     lse,
     word_hypotheses,
@@ -91,14 +94,18 @@ def beam_search(
         return empty_hypothesis()
     alphabet = probs.alphabet
     blank = alphabet.blank
-    columns, candidates = frame_candidates(matrix, blank, min_char_prob, max_chars_per_frame)
-    rows = log_probs(matrix[:, columns]).tolist()
-    ranked = _prefix_beam(rows, candidates, beam_width, float(score_margin))
+    logp = log_probs(matrix)
+    columns, candidates, offsets = candidate_arrays(
+        matrix, blank, min_char_prob, max_chars_per_frame
+    )
+    ranked = _prefix_beam(
+        np.ascontiguousarray(logp[:, columns]), candidates, offsets, beam_width, float(score_margin)
+    )
     label_of = columns.tolist()
     readings = [([label_of[c] for c in path], score) for path, score in ranked[:n_best]]
     best_labels, best_score = readings[0]
     text = alphabet.decode(best_labels)
-    spans = align(log_probs(matrix), best_labels, blank)
+    spans = align(logp, best_labels, blank)
     return Hypothesis(
         text=text,
         log_score=best_score,
@@ -111,9 +118,41 @@ def beam_search(
 
 
 def _prefix_beam(
-    rows: list[list[float]], candidates: list[list[int]], beam_width: int, margin: float
+    rows: np.ndarray, candidates: np.ndarray, offsets: np.ndarray, beam_width: int, margin: float
 ) -> list[tuple[list[int], float]]:
     """Run the prefix beam search on log-probability rows whose last column is the blank.
+
+    The compiled kernel when built (:data:`medocr.decode._common.KERNELS`), else
+    :func:`_prefix_beam_python`; both give the same readings and scores.
+
+    Parameters
+    ----------
+    rows : numpy.ndarray
+        float64 ``(T, K)`` log-probabilities over the kept columns, blank last.
+    candidates, offsets : numpy.ndarray
+        int32: per frame, the columns that may extend a prefix (see
+        :func:`medocr.decode._common.candidate_arrays`).
+    beam_width : int
+        Prefixes kept per frame.
+    margin : float
+        Prefixes more than this below the best one (log) are dropped.
+
+    Returns
+    -------
+    list of (list of int, float)
+        The final prefixes (columns) with their log-probabilities, best first.
+    """
+    if KERNELS is not None:
+        return KERNELS.prefix_beam(rows, rows.shape[1], candidates, offsets, beam_width, margin)
+    flat, bounds = candidates.tolist(), offsets.tolist()
+    per_frame = [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return _prefix_beam_python(rows.tolist(), per_frame, beam_width, margin)
+
+
+def _prefix_beam_python(
+    rows: list[list[float]], candidates: list[list[int]], beam_width: int, margin: float
+) -> list[tuple[list[int], float]]:
+    """Run the prefix beam search (the Python reference of the compiled kernel).
 
     Parameters
     ----------

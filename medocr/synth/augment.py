@@ -241,11 +241,12 @@ def augment_line(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _crop_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Move each edge of a line: top and bottom by -8 to +15 % of its height, left and
-    right outwards by up to 30 % (never inwards: a cut letter would betray the label).
+    """Move each edge of a line a little, in or out.
 
-    After resizing to the model's height, this shifts and scales the writing by a few
-    pixels, the way line boxes of other cutters and registration errors do.
+    Top and bottom move by -8 to +15 % of the height, left and right outwards by up to
+    30 % (never inwards: a cut letter would betray the label). After resizing to the
+    model's height, this shifts and scales the writing by a few pixels, the way line boxes
+    of other cutters and registration errors do.
     """
     height, width = image.shape
     top, bottom = (int(round(rng.uniform(-0.08, 0.15) * height)) for _ in range(2))

@@ -318,8 +318,9 @@ class Trainer:
         import io
 
         buffer = io.BytesIO()
-        arrays = {f"w{i}": m for i, m in enumerate(self._mean or [])}
-        np.savez(buffer, epoch=epoch, count=self._mean_count, **arrays)
+        arrays: dict[str, Any] = {f"w{i}": m for i, m in enumerate(self._mean or [])}
+        arrays["epoch"], arrays["count"] = np.array(epoch), np.array(self._mean_count)
+        np.savez(buffer, **arrays)
         write_atomic(self.out / AVERAGE, buffer.getvalue())
 
     def _resume(self, manager: Any, checkpoint: Any) -> dict[str, Any]:

@@ -1,0 +1,111 @@
+"""The compiled decoder kernels (medocr/decode/_kernels.c) against their Python references.
+
+Every result must be identical, scores bit for bit: the kernels replay the references'
+floating-point operations in the same order. Skipped where the optional C build did not
+happen (no compiler); `make test` builds it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from medocr.decode._common import KERNELS, _align_python, candidate_arrays, log_probs
+from medocr.decode.beam import _prefix_beam_python
+
+pytestmark = pytest.mark.skipif(KERNELS is None, reason="medocr.decode._kernels not built")
+SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@st.composite
+def log_matrices(draw: st.DrawFn) -> np.ndarray:
+    """float64 (T, C) log-probabilities, T in 1..60, C in 2..12, peaky or flat, some -inf."""
+    n_classes = draw(st.integers(2, 12))
+    n_frames = draw(st.integers(1, 60))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    matrix = rng.dirichlet(np.full(n_classes, draw(st.sampled_from([0.05, 0.3, 1.0]))), n_frames)
+    if draw(st.booleans()):
+        matrix[rng.random(matrix.shape) < 0.2] = 0.0
+        matrix[:, -1] += 1e-3
+        matrix /= matrix.sum(axis=1, keepdims=True)
+    return log_probs(matrix.astype(np.float32))
+
+
+@SETTINGS
+@given(
+    log_matrices(),
+    st.integers(1, 20),
+    st.sampled_from([0.0, 1e-3, 1e-2, 0.2]),
+    st.integers(1, 12),
+    st.sampled_from([0.5, 3.0, 10.0, math.inf]),
+)
+def test_prefix_beam_kernel_equals_the_python_search(logp, beam, min_prob, max_chars, margin):
+    blank = logp.shape[1] - 1
+    columns, flat, offsets = candidate_arrays(np.exp(logp), blank, min_prob, max_chars)
+    rows = np.ascontiguousarray(logp[:, columns])
+    compiled = KERNELS.prefix_beam(rows, rows.shape[1], flat, offsets, beam, margin)
+    bounds = offsets.tolist()
+    per_frame = [flat.tolist()[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    assert compiled == _prefix_beam_python(rows.tolist(), per_frame, beam, margin)
+
+
+@SETTINGS
+@given(log_matrices(), st.data())
+def test_align_kernel_equals_the_python_alignment(logp, data):
+    blank = logp.shape[1] - 1
+    labels = data.draw(st.lists(st.integers(0, blank - 1), min_size=1, max_size=40))
+    compiled = KERNELS.align(logp, logp.shape[1], np.asarray(labels, np.int32), blank)
+    assert compiled == _align_python(logp, labels, blank)  # None when no path fits
+
+
+def test_kernels_refuse_inconsistent_input():
+    logp = np.log(np.full((4, 3), 1 / 3))
+    with pytest.raises(ValueError, match="inconsistent"):
+        KERNELS.align(logp, 3, np.array([5], np.int32), 2)  # a label outside the classes
+    with pytest.raises(ValueError, match="inconsistent"):
+        KERNELS.align(logp, 3, np.array([], np.int32), 2)
+    with pytest.raises(TypeError, match="float64"):
+        KERNELS.align(logp.astype(np.float32), 3, np.array([0], np.int32), 2)
+    offsets = np.array([0, 1, 1, 1, 1], np.int32)
+    with pytest.raises(ValueError, match="candidates"):  # the blank is not a candidate
+        KERNELS.prefix_beam(logp, 3, np.array([2], np.int32), offsets, 4, 10.0)
+    with pytest.raises(ValueError, match="candidates"):  # offsets past the candidates
+        KERNELS.prefix_beam(logp, 3, np.array([0], np.int32), offsets + 1, 4, 10.0)
+
+
+@SETTINGS
+@given(log_matrices(), st.integers(1, 8))
+def test_decoders_read_the_same_with_and_without_kernels(logp, beam):
+    import medocr.decode._common as common
+    import medocr.decode.beam as beam_module
+    from medocr.decode import beam_search, word_beam_search
+    from medocr.recognize.alphabet import Alphabet
+    from medocr.types import FrameProbs
+
+    alphabet = Alphabet(tuple("ab c,de-fgh"[: logp.shape[1] - 1]))
+    probs = FrameProbs(np.exp(logp).astype(np.float32), alphabet)
+    words = ["a", "ab", "bad", "cab", "fee", "hg"]
+
+    def read():
+        return (
+            beam_search(probs, beam_width=beam),
+            word_beam_search(probs, words, beam_width=beam),
+            word_beam_search(probs, words, beam_width=beam, oov_penalty=None),
+        )
+
+    compiled = read()
+    kernels = common.KERNELS
+    try:
+        common.KERNELS = beam_module.KERNELS = None
+        assert read() == compiled
+    finally:
+        common.KERNELS = beam_module.KERNELS = kernels
