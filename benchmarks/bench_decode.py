@@ -114,7 +114,9 @@ from medocr.recognize.alphabet import Alphabet  # noqa: E402
 from medocr.synth.text import FRENCH_CHARSET, Vocabulary, sample_cause_text  # noqa: E402
 from medocr.types import FrameProbs  # noqa: E402
 
-SPEED_TARGETS = {"greedy": 0.2, "word beam": 5.0}  # ms, median per line
+# ms, median per line; issue 16: prefix beam <= 1, word beam + bigram <= 2 (at T = 128; this
+# benchmark checks both T and its lexicon is padded to 40,000 words, 6x the issue's)
+SPEED_TARGETS = {"greedy": 0.2, "beam": 1.0, "word beam": 5.0, "word beam + bigram": 2.0}
 WER_REDUCTION_TARGET = 0.65
 LEXICON_SIZE = 40_000
 TEST_SEED, DEV_SEED = 2026, 7
