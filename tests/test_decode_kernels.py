@@ -8,6 +8,7 @@ happen (no compiler); `make test` builds it.
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -82,30 +83,64 @@ def test_kernels_refuse_inconsistent_input():
         KERNELS.prefix_beam(logp, 3, np.array([0], np.int32), offsets + 1, 4, 10.0)
 
 
+class ToyBigram:
+    """A bigram model over any strings, with an END token (deterministic, uneven)."""
+
+    END = "</s>"
+
+    def log_prob(self, prev, word):
+        key = f"{prev}|{word}".encode()
+        return -1.0 - (zlib.crc32(key) % 1000) / 250.0 if prev != word else -0.5
+
+
+WORDS = ["a", "ab", "bad", "cab", "fee", "hg", "dh", "ce", "abc", "abcd"]
+
+
 @SETTINGS
-@given(log_matrices(), st.integers(1, 8))
-def test_decoders_read_the_same_with_and_without_kernels(logp, beam):
+@given(
+    log_matrices(),
+    st.integers(1, 8),
+    st.sampled_from([None, -0.5, -1.5, 0.0]),
+    st.sampled_from([None, 0.0, 0.3, 1.0]),
+    st.sampled_from([(1e-3, 8, 10.0), (0.0, 12, math.inf), (0.05, 2, 2.0)]),
+    st.integers(0, len(WORDS)),
+)
+def test_decoders_read_the_same_with_and_without_kernels(
+    logp, beam, oov, lm_weight, pruning, n_words
+):
     import medocr.decode._common as common
     import medocr.decode.beam as beam_module
+    import medocr.decode.wordbeam as wordbeam_module
     from medocr.decode import beam_search, word_beam_search
     from medocr.recognize.alphabet import Alphabet
     from medocr.types import FrameProbs
 
     alphabet = Alphabet(tuple("ab c,de-fgh"[: logp.shape[1] - 1]))
     probs = FrameProbs(np.exp(logp).astype(np.float32), alphabet)
-    words = ["a", "ab", "bad", "cab", "fee", "hg"]
+    min_prob, max_chars, margin = pruning
+    settings = {
+        "beam_width": beam,
+        "min_char_prob": min_prob,
+        "max_chars_per_frame": max_chars,
+        "score_margin": margin,
+    }
+    lm = None if lm_weight is None else ToyBigram()
 
     def read():
         return (
-            beam_search(probs, beam_width=beam),
-            word_beam_search(probs, words, beam_width=beam),
-            word_beam_search(probs, words, beam_width=beam, oov_penalty=None),
-        )
+            beam_search(probs, **settings),
+            word_beam_search(
+                probs, WORDS[:n_words] or ["x"], lm=lm, lm_weight=lm_weight or 0.0,
+                oov_penalty=oov, **settings,
+            ),
+        )  # fmt: skip
 
     compiled = read()
-    kernels = common.KERNELS
+    modules = (common, beam_module, wordbeam_module)
     try:
-        common.KERNELS = beam_module.KERNELS = None
+        for module in modules:
+            module.KERNELS = None
         assert read() == compiled
     finally:
-        common.KERNELS = beam_module.KERNELS = kernels
+        for module in modules:
+            module.KERNELS = common._load_kernels()

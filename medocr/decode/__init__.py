@@ -15,10 +15,12 @@ alternatives, per-character frame spans and confidences, words with their lexico
 Inputs are validated once (:func:`check_frame_probs`); ``T = 0`` is an empty reading, not
 an error. See ``medocr/decode/_common.py`` for the span and confidence conventions.
 
-The prefix beam search and the Viterbi alignment behind every decoder's character spans
-run compiled (``_kernels.c``, built by ``pip install`` when a C compiler is there) and fall
-back to their Python references otherwise; both give the same results, scores bit for bit
-(``tests/test_decode_kernels.py``). ``medocr.decode._common.KERNELS`` is None without it.
+The frame loops of the prefix beam and word beam searches, and the Viterbi alignment
+behind every decoder's character spans, run compiled (``_kernels.c``, built by ``pip
+install`` when a C compiler is there; the word beam's language model stays in Python,
+called once per word pair) and fall back to their Python references otherwise; both give
+the same results, scores bit for bit (``tests/test_decode_kernels.py``).
+``medocr.decode._common.KERNELS`` is None without the build.
 """
 
 from medocr.decode._common import (

@@ -5,6 +5,7 @@
  * so that the results are bit-identical (tests/test_decode_kernels.py checks it):
  *
  *   prefix_beam  <->  medocr.decode.beam._prefix_beam_python
+ *   word_beam    <->  medocr.decode.wordbeam._Search._run_python
  *   align        <->  medocr.decode._common._align_python
  *
  * Arrays come in through the buffer protocol (C-contiguous float64 / int32 numpy arrays),
@@ -490,6 +491,592 @@ done:
     return result;
 }
 
+/* ----- word beam search ----------------------------------------------------------------
+ *
+ * The loop of medocr.decode.wordbeam._Search._run_python (with _admit, extend,
+ * _finish_word, _complete and _keep_one_that_ends), compiled. The lexicon trie comes as
+ * its CSR arrays; the language model stays in Python: `lm_score(context, word)` is called
+ * once per pair met (then cached here), and `intern_oov(labels)` names each
+ * out-of-vocabulary word the model must score. Word tokens are ints: -1 = no context
+ * (start of line), w >= 0 = canonical word w of the trie, <= -3 = an interned OOV word.
+ * The final ranking (_final) stays in Python, on the prefix tree this returns.
+ */
+
+#define STATE_BETWEEN (-1)
+#define STATE_OOV (-2)
+#define NO_CONTEXT (-1)
+
+typedef struct {
+    Py_ssize_t count, capacity;
+    Py_ssize_t *parent;
+    int *last, *state, *wlen, *context;
+    double *text;
+    char *ends;
+} Prefixes;
+
+static int prefixes_add(Prefixes *p, Py_ssize_t parent, int last, double text, int state,
+                        int wlen, int context, char ends) {
+    if (p->count == p->capacity) {
+        Py_ssize_t capacity = p->capacity ? p->capacity * 2 : 1024;
+#define GROW(field, type)                                                   \
+    do {                                                                    \
+        type *grown = realloc(p->field, capacity * sizeof(type));           \
+        if (!grown) return -1;                                              \
+        p->field = grown;                                                   \
+    } while (0)
+        GROW(parent, Py_ssize_t);
+        GROW(last, int);
+        GROW(state, int);
+        GROW(wlen, int);
+        GROW(context, int);
+        GROW(text, double);
+        GROW(ends, char);
+#undef GROW
+        p->capacity = capacity;
+    }
+    Py_ssize_t id = p->count++;
+    p->parent[id] = parent;
+    p->last[id] = last;
+    p->text[id] = text;
+    p->state[id] = state;
+    p->wlen[id] = wlen;
+    p->context[id] = context;
+    p->ends[id] = ends;
+    return 0;
+}
+
+static void prefixes_free(Prefixes *p) {
+    free(p->parent);
+    free(p->last);
+    free(p->state);
+    free(p->wlen);
+    free(p->context);
+    free(p->text);
+    free(p->ends);
+}
+
+/* (context, word) -> weighted LM score, open addressing */
+typedef struct {
+    int *ctx, *word;
+    double *score;
+    char *full;
+    Py_ssize_t slots, used;
+} LmCache;
+
+static int lm_cache_grow(LmCache *cache) {
+    LmCache old = *cache;
+    Py_ssize_t slots = old.slots ? old.slots * 2 : 1024;
+    cache->ctx = malloc(slots * sizeof(int));
+    cache->word = malloc(slots * sizeof(int));
+    cache->score = malloc(slots * sizeof(double));
+    cache->full = calloc(slots, 1);
+    if (!cache->ctx || !cache->word || !cache->score || !cache->full) {
+        free(cache->ctx);
+        free(cache->word);
+        free(cache->score);
+        free(cache->full);
+        *cache = old;
+        return -1;
+    }
+    cache->slots = slots;
+    cache->used = 0;
+    for (Py_ssize_t i = 0; i < old.slots; i++) {
+        if (!old.full[i]) continue;
+        uint64_t mask = (uint64_t)slots - 1;
+        uint64_t at = (((uint64_t)(uint32_t)old.ctx[i] << 32 | (uint32_t)old.word[i]) *
+                       0x9E3779B97F4A7C15ULL) & mask;
+        while (cache->full[at]) at = (at + 1) & mask;
+        cache->full[at] = 1;
+        cache->ctx[at] = old.ctx[i];
+        cache->word[at] = old.word[i];
+        cache->score[at] = old.score[i];
+        cache->used++;
+    }
+    free(old.ctx);
+    free(old.word);
+    free(old.score);
+    free(old.full);
+    return 0;
+}
+
+typedef struct {
+    const double *rows;
+    Py_ssize_t n_cols;
+    const int *cand, *offsets;
+    Py_ssize_t n_frames, beam_width;
+    double margin;
+    const int *label_of;   /* column -> alphabet class */
+    const char *is_word;   /* column -> letter of words? */
+    const int *first, *edge_label, *edge_child, *word_of; /* the trie (CSR) */
+    int has_oov;
+    double oov;
+    PyObject *lm_score, *intern_oov; /* None when there is no language model */
+    Prefixes tree;
+    Tree kids;  /* (prefix, column) -> child prefix, -1 = not allowed; uses only its map */
+    LmCache cache;
+} WordSearch;
+
+/* Weighted LM score of `word` after `context` (medocr's _Search._lm), -INFINITY-safe. */
+static int lm(WordSearch *w, int context, int word, double *out) {
+    if (w->lm_score == Py_None) {
+        *out = 0.0;
+        return 0;
+    }
+    if ((w->cache.used + 1) * 2 > w->cache.slots && lm_cache_grow(&w->cache) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    uint64_t mask = (uint64_t)w->cache.slots - 1;
+    uint64_t at = (((uint64_t)(uint32_t)context << 32 | (uint32_t)word) *
+                   0x9E3779B97F4A7C15ULL) & mask;
+    while (w->cache.full[at]) {
+        if (w->cache.ctx[at] == context && w->cache.word[at] == word) {
+            *out = w->cache.score[at];
+            return 0;
+        }
+        at = (at + 1) & mask;
+    }
+    PyObject *value = PyObject_CallFunction(w->lm_score, "ii", context, word);
+    if (!value) return -1;
+    double score = PyFloat_AsDouble(value);
+    Py_DECREF(value);
+    if (score == -1.0 && PyErr_Occurred()) return -1;
+    w->cache.full[at] = 1;
+    w->cache.ctx[at] = context;
+    w->cache.word[at] = word;
+    w->cache.score[at] = score;
+    w->cache.used++;
+    *out = score;
+    return 0;
+}
+
+/* The token of the out-of-vocabulary word that prefix `id` ends with. */
+static int oov_token(WordSearch *w, Py_ssize_t id, int *token) {
+    int length = w->tree.wlen[id];
+    PyObject *labels = PyList_New(length);
+    if (!labels) return -1;
+    for (int i = length - 1; i >= 0; i--) {
+        PyObject *label = PyLong_FromLong(w->label_of[w->tree.last[id]]);
+        if (!label) {
+            Py_DECREF(labels);
+            return -1;
+        }
+        PyList_SET_ITEM(labels, i, label);
+        id = w->tree.parent[id];
+    }
+    PyObject *value = PyObject_CallFunctionObjArgs(w->intern_oov, labels, NULL);
+    Py_DECREF(labels);
+    if (!value) return -1;
+    long number = PyLong_AsLong(value);
+    Py_DECREF(value);
+    if (number == -1 && PyErr_Occurred()) return -1;
+    *token = (int)number;
+    return 0;
+}
+
+static int trie_child(const WordSearch *w, int node, int label) {
+    for (int e = w->first[node]; e < w->first[node + 1]; e++)
+        if (w->edge_label[e] == label) return w->edge_child[e];
+    return -1;
+}
+
+/* _finish_word: 1 and (text, context) when the current word of `id` can end, 0 when it
+ * cannot, -1 on a Python error. */
+static int finish_word(WordSearch *w, Py_ssize_t id, double *text_out, int *context_out) {
+    int state = w->tree.state[id], context = w->tree.context[id];
+    double text = w->tree.text[id], score;
+    if (state >= 0) {
+        int word = w->word_of[state];
+        if (word >= 0) {
+            if (lm(w, context, word, &score) < 0) return -1;
+            *text_out = text + score;
+            *context_out = word;
+            return 1;
+        }
+        if (!w->has_oov) return 0;
+        text += w->oov * w->tree.wlen[id];
+    } else if (state == STATE_BETWEEN) {
+        *text_out = text;
+        *context_out = context;
+        return 1;
+    }
+    if (w->lm_score == Py_None) {
+        *text_out = text;
+        *context_out = NO_CONTEXT;
+        return 1;
+    }
+    int token;
+    if (oov_token(w, id, &token) < 0 || lm(w, context, token, &score) < 0) return -1;
+    *text_out = text + score;
+    *context_out = token;
+    return 1;
+}
+
+/* extend: 1 and the new prefix's fields when `id` + column `c` is allowed, 0 when not. */
+static int extend(WordSearch *w, Py_ssize_t id, int c, double *text, int *state, int *wlen,
+                  int *context) {
+    int old_state = w->tree.state[id], old_wlen = w->tree.wlen[id];
+    *context = w->tree.context[id];
+    if (w->is_word[c]) {
+        *wlen = old_wlen + 1;
+        if (old_state == STATE_OOV) {
+            *text = w->tree.text[id] + (w->has_oov ? w->oov : 0.0);
+            *state = STATE_OOV;
+            return 1;
+        }
+        int node = trie_child(w, old_state >= 0 ? old_state : 0, w->label_of[c]);
+        if (node >= 0) {
+            *text = w->tree.text[id];
+            *state = node;
+            return 1;
+        }
+        if (!w->has_oov) return 0;
+        *text = w->tree.text[id] + w->oov * (old_wlen + 1);
+        *state = STATE_OOV;
+        return 1;
+    }
+    int done = finish_word(w, id, text, context);
+    if (done <= 0) return done;
+    *state = STATE_BETWEEN;
+    *wlen = 0;
+    return 1;
+}
+
+static char completes(const WordSearch *w, int state) {
+    return w->has_oov || state < 0 || w->word_of[state] >= 0;
+}
+
+typedef struct {
+    double bound, score;
+    Py_ssize_t id;
+    int c;
+} Pending;
+
+/* Python's reverse sort of (bound, score, id, c) tuples. */
+static int pending_descending(const void *x, const void *y) {
+    const Pending *a = x, *b = y;
+    if (a->bound != b->bound) return a->bound < b->bound ? 1 : -1;
+    if (a->score != b->score) return a->score < b->score ? 1 : -1;
+    if (a->id != b->id) return a->id < b->id ? 1 : -1;
+    if (a->c != b->c) return a->c < b->c ? 1 : -1;
+    return 0;
+}
+
+/* A min-heap of doubles (only its minimum is ever read, as in _admit). */
+static void heap_push(double *heap, Py_ssize_t *size, double value) {
+    Py_ssize_t i = (*size)++;
+    while (i > 0) {
+        Py_ssize_t up = (i - 1) / 2;
+        if (heap[up] <= value) break;
+        heap[i] = heap[up];
+        i = up;
+    }
+    heap[i] = value;
+}
+
+static void heap_replace_min(double *heap, Py_ssize_t size, double value) {
+    Py_ssize_t i = 0;
+    for (;;) {
+        Py_ssize_t child = 2 * i + 1;
+        if (child >= size) break;
+        if (child + 1 < size && heap[child + 1] < heap[child]) child++;
+        if (heap[child] >= value) break;
+        heap[i] = heap[child];
+        i = child;
+    }
+    heap[i] = value;
+}
+
+typedef struct {
+    Py_ssize_t id;
+    double pb, pnb, ptot;
+    int has_ptot;
+} WordBeam;
+
+static int scored_reserve(Scored **scored, Py_ssize_t *capacity, Py_ssize_t need) {
+    if (need <= *capacity) return 0;
+    Py_ssize_t grown_capacity = *capacity ? *capacity : 256;
+    while (grown_capacity < need) grown_capacity *= 2;
+    Scored *grown = realloc(*scored, grown_capacity * sizeof(Scored));
+    if (!grown) return -1;
+    *scored = grown;
+    *capacity = grown_capacity;
+    return 0;
+}
+
+/* The frame loop; returns the number of final beams in `beams`, -1 on error (set). */
+static Py_ssize_t word_search(WordSearch *w, WordBeam *beams) {
+    Py_ssize_t n_beams = 1, n_scored = 0, scored_capacity = 0, pending_capacity = 0;
+    Scored *scored = NULL;
+    Pending *pending = NULL;
+    double *heap = malloc((w->beam_width + 1) * sizeof(double));
+    Frame frame = {0};
+    Py_ssize_t result = -1;
+    int blank = (int)(w->n_cols - 1);
+    if (!heap || tree_grow_map(&w->kids) < 0 ||
+        prefixes_add(&w->tree, -1, blank, 0.0, STATE_BETWEEN, 0, NO_CONTEXT, 1) < 0 ||
+        tree_add(&w->kids, -1, blank) < 0)
+        goto oom;
+    beams[0] = (WordBeam){0, 0.0, -INFINITY, 0.0, 1};
+    for (Py_ssize_t t = 0; t < w->n_frames; t++) {
+        const double *row = w->rows + t * w->n_cols;
+        const int *chars = w->cand + w->offsets[t];
+        int n_chars = w->offsets[t + 1] - w->offsets[t];
+        double p_blank = row[blank];
+        int fresh;
+        frame.count = 0;
+        if (n_chars == 0) {
+            for (Py_ssize_t i = 0; i < n_beams; i++) {
+                WordBeam *b = &beams[i];
+                double ptot = b->has_ptot ? b->ptot : lse(b->pb, b->pnb);
+                int c_last = w->tree.last[b->id];
+                b->pb = ptot + p_blank;
+                b->pnb = c_last != blank ? b->pnb + row[c_last] : -INFINITY;
+                b->has_ptot = 0;
+            }
+            continue;
+        }
+        WordBeam *top = &beams[0];
+        double reach = (top->has_ptot ? top->ptot : lse(top->pb, top->pnb)) + p_blank;
+        int top_last = w->tree.last[top->id];
+        if (top_last != blank && top->pnb + row[top_last] > reach) reach = top->pnb + row[top_last];
+        double floor_ = reach + w->tree.text[top->id] - w->margin;
+        double top_char = row[chars[0]];
+        for (int k = 1; k < n_chars; k++)
+            if (row[chars[k]] > top_char) top_char = row[chars[k]];
+        Py_ssize_t n_pending = 0;
+        for (Py_ssize_t i = 0; i < n_beams; i++) {
+            Py_ssize_t id = beams[i].id;
+            double pb = beams[i].pb, pnb = beams[i].pnb, ptot = beams[i].ptot;
+            if (!beams[i].has_ptot) {
+                if (pb >= pnb)
+                    ptot = pnb == -INFINITY ? pb : pb + log1p(exp(pnb - pb));
+                else
+                    ptot = pb == -INFINITY ? pnb : pnb + log1p(exp(pb - pnb));
+            }
+            Py_ssize_t slot = frame_slot(&frame, &w->kids, id, t, &fresh);
+            if (slot < 0) goto oom;
+            frame.b[slot] = ptot + p_blank;
+            frame.has_b[slot] = 1;
+            int c_last = w->tree.last[id];
+            double stay = c_last != blank ? pnb + row[c_last] : -INFINITY;
+            frame.nb[slot] = fresh ? stay : lse(frame.nb[slot], stay);
+            double bound = w->tree.text[id];
+            if (ptot + top_char + bound < floor_) continue;
+            for (int k = 0; k < n_chars; k++) {
+                int c = chars[k];
+                double score = (c == c_last ? pb : ptot) + row[c];
+                if (score + bound < floor_) continue;
+                Py_ssize_t *child = tree_find(&w->kids, (int64_t)id * w->n_cols + c, 0);
+                if (!child) {
+                    if (n_pending == pending_capacity) {
+                        Py_ssize_t capacity = pending_capacity ? pending_capacity * 2 : 256;
+                        Pending *grown = realloc(pending, capacity * sizeof(Pending));
+                        if (!grown) goto oom;
+                        pending = grown;
+                        pending_capacity = capacity;
+                    }
+                    pending[n_pending++] = (Pending){score + bound, score, id, c};
+                } else if (*child >= 0) {
+                    Py_ssize_t to = frame_slot(&frame, &w->kids, *child, t, &fresh);
+                    if (to < 0) goto oom;
+                    frame.nb[to] = fresh ? score : lse(frame.nb[to], score);
+                }
+            }
+        }
+        if (scored_reserve(&scored, &scored_capacity, frame.count + n_pending) < 0) goto oom;
+        n_scored = frame.count;
+        for (Py_ssize_t s = 0; s < frame.count; s++) {
+            Py_ssize_t id = frame.ids[s];
+            double pnb = frame.nb[s];
+            double total = (frame.has_b[s] ? lse(frame.b[s], pnb) : pnb) + w->tree.text[id];
+            scored[s] = (Scored){total, id, pnb};
+        }
+        qsort(scored, n_scored, sizeof(Scored), scored_descending);
+        if (n_pending) {
+            /* _admit: create the new prefixes that enter the beam, best bound first */
+            Py_ssize_t heap_size = 0;
+            for (Py_ssize_t s = 0; s < n_scored && s < w->beam_width; s++)
+                heap_push(heap, &heap_size, scored[s].total);
+            int full = heap_size >= w->beam_width;
+            double cut = scored[0].total - w->margin;
+            qsort(pending, n_pending, sizeof(Pending), pending_descending);
+            for (Py_ssize_t i = 0; i < n_pending; i++) {
+                Pending *e = &pending[i];
+                if (e->bound < cut || (full && e->bound <= heap[0])) break;
+                double text;
+                int state, wlen, context;
+                int allowed = extend(w, e->id, e->c, &text, &state, &wlen, &context);
+                if (allowed < 0) goto error;
+                int64_t key = (int64_t)e->id * w->n_cols + e->c;
+                if (!allowed) { /* remembered as not allowed */
+                    Py_ssize_t *entry = tree_find(&w->kids, key, 1);
+                    if (!entry) goto oom;
+                    *entry = -1;
+                    continue;
+                }
+                double total = e->score + text;
+                if (total < cut || (full && total <= heap[0])) continue; /* not created */
+                Py_ssize_t child = w->tree.count;
+                if (prefixes_add(&w->tree, e->id, e->c, text, state, wlen, context,
+                                 completes(w, state)) < 0 ||
+                    tree_add(&w->kids, e->id, e->c) < 0)
+                    goto oom;
+                Py_ssize_t *entry = tree_find(&w->kids, key, 1);
+                if (!entry) goto oom;
+                *entry = child;
+                Py_ssize_t slot = frame_slot(&frame, &w->kids, child, t, &fresh);
+                if (slot < 0) goto oom;
+                frame.nb[slot] = e->score;
+                scored[n_scored++] = (Scored){total, child, e->score};
+                if (total - w->margin > cut) cut = total - w->margin;
+                if (full) {
+                    heap_replace_min(heap, heap_size, total);
+                } else {
+                    heap_push(heap, &heap_size, total);
+                    full = heap_size >= w->beam_width;
+                }
+            }
+            qsort(scored, n_scored, sizeof(Scored), scored_descending);
+        }
+        double cut = scored[0].total - w->margin;
+        n_beams = 0;
+        int any_end = 0;
+        for (Py_ssize_t s = 0; s < n_scored && s < w->beam_width; s++) {
+            if (scored[s].total < cut) continue;
+            Py_ssize_t id = scored[s].id, slot = w->kids.slot_of[id];
+            beams[n_beams++] = (WordBeam){id, frame.has_b[slot] ? frame.b[slot] : -INFINITY,
+                                          scored[s].pnb, scored[s].total - w->tree.text[id], 1};
+            any_end |= w->tree.ends[id];
+        }
+        if (!w->has_oov && !any_end) {
+            /* _keep_one_that_ends */
+            for (Py_ssize_t s = n_beams; s < n_scored; s++) {
+                if (scored[s].total == -INFINITY) break;
+                Py_ssize_t id = scored[s].id;
+                if (w->tree.ends[id]) {
+                    Py_ssize_t slot = w->kids.slot_of[id];
+                    beams[n_beams++] = (WordBeam){
+                        id, frame.has_b[slot] ? frame.b[slot] : -INFINITY, scored[s].pnb,
+                        scored[s].total - w->tree.text[id], 1};
+                    break;
+                }
+            }
+        }
+    }
+    result = n_beams;
+    goto done;
+oom:
+    PyErr_NoMemory();
+error:
+    result = -1;
+done:
+    free(heap);
+    free(scored);
+    free(pending);
+    free(frame.ids);
+    free(frame.nb);
+    free(frame.b);
+    free(frame.has_b);
+    return result;
+}
+
+static PyObject *word_beam(PyObject *self, PyObject *args) {
+    PyObject *objects[10], *oov_obj, *lm_score, *intern_oov;
+    WordSearch w = {0};
+    if (!PyArg_ParseTuple(args, "OnOOndOOOOOOOOO", &objects[0], &w.n_cols, &objects[1],
+                          &objects[2], &w.beam_width, &w.margin, &objects[3], &objects[4],
+                          &objects[5], &objects[6], &objects[7], &objects[8], &oov_obj,
+                          &lm_score, &intern_oov))
+        return NULL;
+    /* rows, candidates, offsets, label_of, is_word, first, edge_label, edge_child, word_of */
+    static const char *formats[] = {"d", "i", "i", "i", "B", "i", "i", "i", "i"};
+    static const Py_ssize_t sizes[] = {8, 4, 4, 4, 1, 4, 4, 4, 4};
+    static const char *names[] = {"rows", "candidates", "offsets", "label_of", "is_word",
+                                  "first", "edge_label", "edge_child", "word_of"};
+    Py_buffer views[9];
+    int held = 0;
+    PyObject *result = NULL;
+    WordBeam *beams = NULL;
+    for (; held < 9; held++) {
+        PyObject *obj = objects[held];
+        if (PyObject_GetBuffer(obj, &views[held], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+            goto done;
+        if (views[held].itemsize != sizes[held] || strcmp(views[held].format, formats[held])) {
+            PyErr_Format(PyExc_TypeError, "word_beam: %s has the wrong dtype", names[held]);
+            held++;
+            goto done;
+        }
+    }
+    w.rows = views[0].buf;
+    w.cand = views[1].buf;
+    w.offsets = views[2].buf;
+    w.label_of = views[3].buf;
+    w.is_word = views[4].buf;
+    w.first = views[5].buf;
+    w.edge_label = views[6].buf;
+    w.edge_child = views[7].buf;
+    w.word_of = views[8].buf;
+    w.n_frames = views[2].len / 4 - 1;
+    Py_ssize_t n_nodes = views[8].len / 4, n_edges = views[7].len / 4;
+    int valid = w.n_cols >= 1 && w.beam_width >= 1 && w.n_frames >= 1 &&
+                views[0].len / 8 == w.n_frames * w.n_cols && views[3].len / 4 == w.n_cols &&
+                views[4].len == w.n_cols && views[5].len / 4 == n_nodes + 1 &&
+                views[6].len / 4 == n_edges && n_nodes >= 1 &&
+                candidates_valid(w.cand, views[1].len / 4, w.offsets, w.n_frames, w.n_cols - 1);
+    for (Py_ssize_t i = 0; valid && i <= n_nodes; i++)
+        valid = w.first[i] >= 0 && w.first[i] <= n_edges && (i == 0 || w.first[i] >= w.first[i - 1]);
+    for (Py_ssize_t e = 0; valid && e < n_edges; e++)
+        valid = w.edge_child[e] > 0 && w.edge_child[e] < n_nodes;
+    if (!valid) {
+        PyErr_SetString(PyExc_ValueError, "word_beam: inconsistent shapes, candidates or trie");
+        goto done;
+    }
+    w.has_oov = oov_obj != Py_None;
+    w.oov = w.has_oov ? PyFloat_AsDouble(oov_obj) : 0.0;
+    if (w.has_oov && w.oov == -1.0 && PyErr_Occurred()) goto done;
+    if (lm_score != Py_None && (!PyCallable_Check(lm_score) || !PyCallable_Check(intern_oov))) {
+        PyErr_SetString(PyExc_TypeError, "word_beam: lm_score and intern_oov must be callable");
+        goto done;
+    }
+    w.lm_score = lm_score;
+    w.intern_oov = intern_oov;
+    beams = malloc((w.beam_width + 1) * sizeof(WordBeam));
+    if (!beams) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t n_beams = word_search(&w, beams);
+    if (n_beams < 0) goto done;
+    PyObject *final = PyList_New(n_beams);
+    if (!final) goto done;
+    for (Py_ssize_t i = 0; i < n_beams; i++) {
+        PyObject *item = Py_BuildValue("(ndd)", beams[i].id, beams[i].pb, beams[i].pnb);
+        if (!item) {
+            Py_DECREF(final);
+            goto done;
+        }
+        PyList_SET_ITEM(final, i, item);
+    }
+    Py_ssize_t n = w.tree.count;
+    result = Py_BuildValue(
+        "(Ny#y#y#y#y#y#)", final, (char *)w.tree.parent, n * (Py_ssize_t)sizeof(Py_ssize_t),
+        (char *)w.tree.last, n * (Py_ssize_t)sizeof(int), (char *)w.tree.text,
+        n * (Py_ssize_t)sizeof(double), (char *)w.tree.state, n * (Py_ssize_t)sizeof(int),
+        (char *)w.tree.wlen, n * (Py_ssize_t)sizeof(int), (char *)w.tree.context,
+        n * (Py_ssize_t)sizeof(int));
+done:
+    free(beams);
+    prefixes_free(&w.tree);
+    tree_free(&w.kids);
+    free(w.cache.ctx);
+    free(w.cache.word);
+    free(w.cache.score);
+    free(w.cache.full);
+    for (int i = 0; i < held; i++) PyBuffer_Release(&views[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"prefix_beam", prefix_beam, METH_VARARGS,
      "prefix_beam(rows, n_cols, candidates, offsets, beam_width, margin) -> "
@@ -497,6 +1084,11 @@ static PyMethodDef methods[] = {
     {"align", align, METH_VARARGS,
      "align(logp, n_classes, labels, blank) -> [(start, end)] or None: "
      "medocr.decode._common.align's Viterbi alignment, compiled."},
+    {"word_beam", word_beam, METH_VARARGS,
+     "word_beam(rows, n_cols, candidates, offsets, beam_width, margin, label_of, is_word, "
+     "first, edge_label, edge_child, word_of, oov, lm_score, intern_oov) -> (final beams "
+     "[(id, pb, pnb)], then the prefix tree as bytes: parent (ssize_t), last, text (double), "
+     "state, wlen, context (int)): medocr.decode.wordbeam's search loop, compiled."},
     {NULL, NULL, 0, NULL},
 };
 

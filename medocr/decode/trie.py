@@ -129,6 +129,7 @@ class LexiconTrie:
         self._index = {c: i for i, c in enumerate(alphabet.chars) if c in self.word_chars}
         self._memo: dict[int, tuple[dict[int, int], str | None]] = {}
         self._lock = threading.Lock()
+        self._csr: tuple[np.ndarray, ...] | None = None  # int32 arrays, made on first use
         self._build(forms)
 
     # -- construction --------------------------------------------------------------------
@@ -300,6 +301,26 @@ class LexiconTrie:
                 return None
             node = child
         return self.node(node)[1] if node else None
+
+    def csr(self) -> tuple[np.ndarray, ...]:
+        """Return the trie as int32 arrays, for the compiled word beam search.
+
+        Returns
+        -------
+        first : numpy.ndarray
+            ``(n_nodes + 1,)``: node ``n``'s edges are ``first[n]:first[n + 1]``.
+        edge_label, edge_child : numpy.ndarray
+            ``(n_edges,)``: the label and child node of each edge.
+        word_of : numpy.ndarray
+            ``(n_nodes,)``: the canonical word index (in :attr:`canonicals`) a node ends,
+            -1 for none.
+        """
+        if self._csr is None:
+            self._csr = tuple(
+                np.ascontiguousarray(a, dtype=np.int32)
+                for a in (self._first, self._edge_label, self._edge_child, self._word_of)
+            )
+        return self._csr
 
     def surfaces(self) -> list[str]:
         """Return the surface forms stored (a new list, in no particular order)."""

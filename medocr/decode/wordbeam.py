@@ -35,21 +35,23 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import cast
 
 import numpy as np
 
 from medocr.decode._common import (
+    KERNELS,
     NEG_INF,
     BigramLike,
     WordSource,
     align,
+    candidate_arrays,
     char_spans,
     check_count,
     check_frame_probs,
     check_pruning,
     empty_hypothesis,
-    frame_candidates,
     log_probs,
     lse,
     word_hypotheses,
@@ -161,10 +163,12 @@ def word_beam_search(
         return empty_hypothesis()
     blank = alphabet.blank
     logp = log_probs(matrix)
-    columns, candidates = frame_candidates(matrix, blank, min_char_prob, max_chars_per_frame)
-    rows = logp[:, columns].tolist()
+    columns, candidates, offsets = candidate_arrays(
+        matrix, blank, min_char_prob, max_chars_per_frame
+    )
     search = _Search(trie, columns.tolist(), lm, float(lm_weight), oov_penalty, score_margin, logp)
-    ranked = search.run(rows, candidates, beam_width)[:n_best]
+    rows = np.ascontiguousarray(logp[:, columns])
+    ranked = search.run(rows, candidates, offsets, beam_width)[:n_best]
     if not ranked:
         return Hypothesis(text="", log_score=NEG_INF)
     best_labels, best_score = ranked[0]
@@ -359,13 +363,95 @@ class _Search:
                 full = len(best) >= beam_width
 
     def run(
-        self, rows: list[list[float]], candidates: list[list[int]], beam_width: int
+        self, rows: np.ndarray, candidates: np.ndarray, offsets: np.ndarray, beam_width: int
     ) -> list[tuple[tuple[int, ...], float]]:
         """Search; return the final readings (alphabet labels, total score), best first.
 
         Without duplicates; readings with score ``-inf`` are left out, so the list may be
-        empty (only without the out-of-vocabulary path).
+        empty (only without the out-of-vocabulary path). The frame loop runs compiled
+        when the kernels are built (:data:`medocr.decode._common.KERNELS`), else
+        :meth:`_run_python`; both give the same readings and scores.
+
+        Parameters
+        ----------
+        rows : numpy.ndarray
+            float64 ``(T, K)`` log-probabilities of the kept columns, blank last.
+        candidates, offsets : numpy.ndarray
+            int32: per frame, the columns that may extend a prefix (see
+            :func:`medocr.decode._common.candidate_arrays`).
+        beam_width : int
+            Prefixes kept per frame.
         """
+        if KERNELS is not None:
+            return self._run_compiled(rows, candidates, offsets, beam_width)
+        flat, bounds = candidates.tolist(), offsets.tolist()
+        per_frame = [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        return self._run_python(rows.tolist(), per_frame, beam_width)
+
+    def _run_compiled(
+        self, rows: np.ndarray, candidates: np.ndarray, offsets: np.ndarray, beam_width: int
+    ) -> list[tuple[tuple[int, ...], float]]:
+        """Run the frame loop in C (``_kernels.word_beam``), the final ranking here.
+
+        Word tokens cross over as ints: -1 no context, ``w >= 0`` the trie's canonical
+        word ``w``, ``<= -3`` the out-of-vocabulary words interned by ``intern_oov``.
+        """
+        canonicals, chars = self.trie.canonicals, self.trie.alphabet.chars
+        written: list[str] = []
+        numbers: dict[str, int] = {}
+
+        def token_text(token: int) -> str | None:
+            if token >= 0:
+                return canonicals[token]
+            return None if token == -1 else written[-3 - token]
+
+        def lm_score(context: int, word: int) -> float:
+            return self._lm(token_text(context), token_text(word))  # type: ignore[arg-type]
+
+        def intern_oov(labels: list[int]) -> int:
+            word = "".join(chars[label] for label in labels)
+            if word not in numbers:
+                numbers[word] = -3 - len(written)
+                written.append(word)
+            return numbers[word]
+
+        first, edge_label, edge_child, word_of = self.trie.csr()
+        final, parent, last, text, state, wlen, context = KERNELS.word_beam(  # type: ignore[union-attr]
+            rows,
+            rows.shape[1],
+            candidates,
+            offsets,
+            beam_width,
+            float(self.margin),
+            np.asarray(self.label_of, dtype=np.int32),
+            np.asarray(self.is_word, dtype=np.uint8),
+            first,
+            edge_label,
+            edge_child,
+            word_of,
+            self.oov,
+            None if self.lm is None else lm_score,
+            intern_oov,
+        )
+        self.last = np.frombuffer(last, np.intc).tolist()
+        self.text = np.frombuffer(text, np.float64).tolist()
+        # A read-only view: only _final reads it (the Python loop, which appends, is not run).
+        self.info = cast(
+            list,
+            _PrefixInfo(
+                np.frombuffer(parent, np.intp).tolist(),
+                np.frombuffer(state, np.intc).tolist(),
+                np.frombuffer(wlen, np.intc).tolist(),
+                np.frombuffer(context, np.intc).tolist(),
+                token_text,
+            ),
+        )
+        return self._final([(pid, pb, pnb, None) for pid, pb, pnb in final])
+
+    def _run_python(
+        self, rows: list[list[float]], candidates: list[list[int]], beam_width: int
+    ) -> list[tuple[tuple[int, ...], float]]:
+        """Run the frame loop in Python (the compiled one's reference); see :meth:`run`."""
         blank = len(rows[0]) - 1
         last, kids, text, margin = self.last, self.kids, self.text, self.margin
         all_end = self.oov is not None  # with the OOV path, every prefix can end the line
@@ -502,3 +588,22 @@ class _Search:
             path.append(label_of[last[pid]])
             pid = info[pid][0]
         return path[::-1]
+
+
+class _PrefixInfo:
+    """``info[pid]`` of :class:`_Search` over the compiled search's prefix arrays."""
+
+    def __init__(
+        self,
+        parent: list[int],
+        state: list[int],
+        wlen: list[int],
+        context: list[int],
+        token_text: Callable[[int], str | None],
+    ) -> None:
+        self._columns = (parent, state, wlen, context)
+        self._token_text = token_text
+
+    def __getitem__(self, pid: int) -> tuple[int, int, int, str | None]:
+        parent, state, wlen, context = self._columns
+        return parent[pid], state[pid], wlen[pid], self._token_text(context[pid])
