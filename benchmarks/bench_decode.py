@@ -599,7 +599,7 @@ def sweep(
 # -- pruning loss on real recognizer outputs ------------------------------------------------
 
 PRUNING_SETS = ("poilus", "lectaurep", "copiste")
-REFERENCE = {"beam_width": 256, "min_char_prob": 1e-4, "score_margin": math.inf}
+REFERENCE = {"beam_width": 1024, "min_char_prob": 1e-4, "score_margin": math.inf}
 """The reference search (``max_chars_per_frame``: every character); ``--check-reference``
 compares it with ``min_char_prob=0`` (every character at every frame)."""
 PRUNING_GRID = (
@@ -616,8 +616,16 @@ PRUNING_GRID = (
     (64, 1e-3, 8, 10.0),
     (128, 1e-3, 8, 10.0),
     (128, 1e-4, 16, math.inf),
+    (256, 1e-3, 8, 10.0),
+    (256, 1e-4, 16, math.inf),
+    (512, 1e-4, 16, math.inf),
 )
-OOV_NONE_GRID = ((16, 1e-2, 8, 10.0), (16, 1e-3, 8, 10.0), (64, 1e-3, 8, 10.0))
+OOV_NONE_GRID = (
+    (16, 1e-2, 8, 10.0),
+    (16, 1e-3, 8, 10.0),
+    (64, 1e-3, 8, 10.0),
+    (256, 1e-4, 16, math.inf),
+)
 PRUNING_TARGET = 0.01
 
 
@@ -916,8 +924,9 @@ def pruning_loss(args: argparse.Namespace) -> str:
         f"(`PipelineConfig.beam_width`), min_char_prob {WORD_MIN_CHAR_PROB:g}, "
         f"max_chars/frame {MAX_CHARS_PER_FRAME}, score_margin {SCORE_MARGIN:g} "
         "(`medocr.decode.wordbeam`). A cell is the share of lines whose text differs from the "
-        "reference search: beam 256, characters down to probability 1e-4 at each frame (all "
-        "of them if need be), no score margin. 'above ref.': lines where the pruned search "
+        f"reference search: beam {REFERENCE['beam_width']}, characters down to probability "
+        f"{REFERENCE['min_char_prob']:g} at each frame (all of them if need be), no score "
+        "margin. 'above ref.': lines where the pruned search "
         "found a reading the reference scores lower (the reference is not exhaustive "
         "either). ms/line: mean CPU time of one decode, one thread. Target: at most "
         f"{PRUNING_TARGET:.0%} overall (bold: met). Load average at the end: "

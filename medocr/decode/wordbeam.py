@@ -584,6 +584,12 @@ class _Search:
         """Return the alphabet labels of prefix `pid`."""
         label_of, last, info = self.label_of, self.last, self.info
         path = []
+        if isinstance(info, _PrefixInfo):  # the compiled search's: parents in one list
+            parent = info.parent
+            while pid > 0:
+                path.append(label_of[last[pid]])
+                pid = parent[pid]
+            return path[::-1]
         while pid > 0:
             path.append(label_of[last[pid]])
             pid = info[pid][0]
@@ -601,9 +607,10 @@ class _PrefixInfo:
         context: list[int],
         token_text: Callable[[int], str | None],
     ) -> None:
-        self._columns = (parent, state, wlen, context)
+        self.parent = parent
+        self._columns = (state, wlen, context)
         self._token_text = token_text
 
     def __getitem__(self, pid: int) -> tuple[int, int, int, str | None]:
-        parent, state, wlen, context = self._columns
-        return parent[pid], state[pid], wlen[pid], self._token_text(context[pid])
+        state, wlen, context = self._columns
+        return self.parent[pid], state[pid], wlen[pid], self._token_text(context[pid])
