@@ -111,7 +111,7 @@ class PipelineConfig:
     use_bigram: bool = True
     lm_weight: float = 0.3
     oov_penalty: float | None = -1.5
-    beam_width: int = 16
+    beam_width: int = 64
     n_best: int = 5
     deskew: bool = True
     min_registration_score: float = 0.6
