@@ -15,9 +15,6 @@ from medocr.lexicon.io import BIGRAMS_FILE, FORMAT_VERSION, sha256_hex
 from medocr.lexicon.words import fold
 from medocr.text import normalize_text, tokenize
 
-SPELLING_MEMO_LIMIT = 100_000
-"""Most spellings the model remembers the stored word of (then it starts afresh)."""
-
 if TYPE_CHECKING:
     from medocr.lexicon.model import Lexicon
 
@@ -100,7 +97,6 @@ class BigramModel:
         if missing:
             raise LexiconError(f"bigram contexts without a total: {sorted(missing)[:5]}")
         self._fold_index: dict[str, str] | None = None
-        self._spellings: dict[str, str] = {}  # other spellings met -> stored word (memo)
 
     def __len__(self) -> int:
         """Return the number of stored bigrams (pairs with a count)."""
@@ -120,18 +116,12 @@ class BigramModel:
     def _canonical(self, word: str) -> str:
         if word in self._uni or word in self._totals:
             return word
-        known = self._spellings.get(word)
-        if known is None:
-            if self._fold_index is None:
-                index: dict[str, str] = {}
-                for stored in sorted(set(self._uni) | set(self._totals), key=self._rank):
-                    index.setdefault(fold(stored), stored)
-                self._fold_index = index
-            known = self._fold_index.get(fold(normalize_text(word)), word)
-            if len(self._spellings) >= SPELLING_MEMO_LIMIT:  # a long batch meets many misreadings
-                self._spellings.clear()
-            self._spellings[word] = known
-        return known
+        if self._fold_index is None:
+            index: dict[str, str] = {}
+            for known in sorted(set(self._uni) | set(self._totals), key=self._rank):
+                index.setdefault(fold(known), known)
+            self._fold_index = index
+        return self._fold_index.get(fold(normalize_text(word)), word)
 
     def _rank(self, word: str) -> tuple[int, str]:
         return (-self._uni.get(word, 0), word)
