@@ -114,9 +114,10 @@ from medocr.recognize.alphabet import Alphabet  # noqa: E402
 from medocr.synth.text import FRENCH_CHARSET, Vocabulary, sample_cause_text  # noqa: E402
 from medocr.types import FrameProbs  # noqa: E402
 
-# ms, median per line; issue 16: prefix beam <= 1, word beam + bigram <= 2 (at T = 128; this
-# benchmark checks both T and its lexicon is padded to 40,000 words, 6x the issue's)
-SPEED_TARGETS = {"greedy": 0.2, "beam": 1.0, "word beam": 5.0, "word beam + bigram": 2.0}
+# ms, median per line (the worse of T = 64 and 128); issue 16: prefix beam <= 1, word beam +
+# bigram <= 2 with the 6.7k-word lexicon itself (the other word beam rows pad it to 40,000)
+OWN_LEXICON_ROW = "word beam + bigram, the lexicon unpadded"
+SPEED_TARGETS = {"greedy": 0.2, "beam": 1.0, "word beam": 5.0, OWN_LEXICON_ROW: 2.0}
 WER_REDUCTION_TARGET = 0.65
 LEXICON_SIZE = 40_000
 TEST_SEED, DEV_SEED = 2026, 7
@@ -448,6 +449,7 @@ def speed(
     lines: int,
     beam: int,
     simulator: Simulator,
+    own_lexicon: object | None = None,
 ) -> tuple[list[str], dict[tuple[str, int], tuple[float, float]]]:
     decoders: dict[str, Callable[[FrameProbs], object]] = {
         "greedy": greedy,
@@ -458,6 +460,10 @@ def speed(
         decoders["word beam + bigram"] = lambda p: word_beam_search(
             p, lexicon, beam_width=beam, lm=lm
         )
+        if own_lexicon is not None:  # issue 16's setting: the lexicon itself, not padded
+            decoders[OWN_LEXICON_ROW] = lambda p: word_beam_search(
+                p, own_lexicon, beam_width=beam, lm=lm
+            )
     tf_side = tf_decoders(beam)
     notes = []
     if isinstance(tf_side, str):
@@ -1401,7 +1407,7 @@ def main() -> None:
     reduction_held = 1 - held["word beam"][1] / held["greedy"][1]
 
     loop_ns = python_speed()
-    notes, speeds = speed(alphabet, padded, lm, args.speed_lines, args.beam, simulator)
+    notes, speeds = speed(alphabet, padded, lm, args.speed_lines, args.beam, simulator, lexicon)
     loop_ns = (loop_ns + python_speed()) / 2
     names = list(dict.fromkeys(name for name, _ in speeds))
     speed_rows = [

@@ -5,8 +5,11 @@
 # $MEDOCR_DATA (their val splits validate, never train) and on synthetic lines, with the
 # TensorFlow trainer (medocr train recognizer). A checkpoint is written every epoch:
 # rerun the same command to resume after an interruption, in this session or the next.
-# The best model so far is a bundle in $RUN/best; ship it when it beats the shipped one
-# (benchmarks/bench_val_sets.py compares them on every validation set).
+# From epoch AVERAGE_FROM (default 1; empty: off) the run also keeps the mean of the
+# weights at each epoch's end, a bundle in $RUN/average when it validates best; the best
+# single epoch is $RUN/best. Ship the better of the two when it beats the shipped model
+# (benchmarks/bench_val_sets.py compares them on every validation set;
+# scripts/ship-model.sh ships).
 #
 # Synthetic sources are made once under $RUNS (scripts/make-synthetic-lines.sh).
 #
@@ -19,6 +22,7 @@ INIT=${INIT:-fr-crnn-small}
 EPOCHS=${EPOCHS:-200}
 LR=${LR:-5e-5}
 STEPS=${STEPS:-300}
+AVERAGE_FROM=${AVERAGE_FROM-1}
 EXTRA=${EXTRA:-}   # more options, e.g. "--arch attention --minutes 35"
 [ -d "$DATA/poilus-lines" ] || { echo "train-default: $DATA has no poilus-lines (set MEDOCR_DATA)" >&2; exit 2; }
 
@@ -42,4 +46,4 @@ done
 # shellcheck disable=SC2086
 exec medocr train recognizer --init "$INIT" --out "$RUN" $sources \
   --batch-size 32 --steps-per-epoch "$STEPS" --epochs "$EPOCHS" --patience 8 --seed 11 \
-  --learning-rate "$LR" --max-val-lines 300 $EXTRA
+  --learning-rate "$LR" --max-val-lines 300 ${AVERAGE_FROM:+--average-from "$AVERAGE_FROM"} $EXTRA
