@@ -327,3 +327,36 @@ def test_network_calls_are_bounded_in_lines_and_padded_columns():
             assert padded <= MAX_BATCH_COLUMNS or len(chunk) == 1
     with pytest.raises(ValueError, match="batch_size"):
         batches_by_width([5, 6, 7], 0)
+
+
+def test_averaged_bundle_holds_the_weighted_mean(tiny_run, tmp_path):
+    from dataclasses import replace
+
+    from medocr.recognize.runtime import Recognizer
+    from medocr.training.average import average_bundles, main
+    from medocr.training.recognizer import Trainer
+
+    root, config, _ = tiny_run
+    other = root / "other"
+    if not (other / "best").exists():
+        Trainer(replace(config, out_dir=str(other), epochs=1, seed=5)).run()
+    sources = [root / "out" / "best", other / "best"]
+    meta = average_bundles(tmp_path / "mean", sources, [3, 1])
+    loaded = [Recognizer.load(s, backend="tensorflow") for s in sources]
+    mean = Recognizer.load(tmp_path / "mean", backend="tensorflow")
+    for got, a, b in zip(
+        mean.model.get_weights(), loaded[0].model.get_weights(), loaded[1].model.get_weights(),
+        strict=True,
+    ):  # fmt: skip
+        np.testing.assert_allclose(got, 0.75 * a.astype(np.float64) + 0.25 * b, rtol=1e-6)
+    assert [s["weight"] for s in meta["training"]["averaged_from"]] == [0.75, 0.25]
+    assert meta["training"]["averaged_from"][0]["model"] == loaded[0].ref
+    # another alphabet (a fine-tuning run that added a character) cannot be averaged in
+    tuned = root / "tuned" / "best"
+    if not tuned.exists():  # made by test_fine_tuning_extends_the_alphabet when it ran first
+        Trainer(
+            replace(config, out_dir=str(root / "tuned"), init=str(sources[0]), epochs=1,
+                    extra_chars="€")
+        ).run()  # fmt: skip
+    assert main([str(tmp_path / "bad"), str(sources[0]), str(tuned)]) == 2
+    assert main([str(tmp_path / "one"), str(sources[0])]) == 2
