@@ -269,14 +269,33 @@ class LexiconTrie:
             return None
         labels: list[int] = []
         while True:
-            kids, word = self.node(node)
+            start, end = int(self._first[node]), int(self._first[node + 1])
+            word = self.word_at(node)
             if word is not None:
                 # Every leaf is a whole form: a word node with children has several.
-                return (tuple(labels), word) if not kids else None
-            if len(kids) != 1:
+                return (tuple(labels), word) if start == end else None
+            if end - start != 1:
                 return None
-            ((label, node),) = kids.items()
-            labels.append(label)
+            labels.append(int(self._edge_label[start]))
+            node = int(self._edge_child[start])
+
+    def word_at(self, node: int) -> str | None:
+        """Return the canonical word that `node` ends, None if it ends none (not memoised)."""
+        word = int(self._word_of[node])
+        return self.canonicals[word] if word >= 0 else None
+
+    def _child(self, node: int, label: int) -> int | None:
+        """Return the child of `node` by `label`, from the memo or the arrays (not memoised).
+
+        Lookups and completions walk nodes once; only the searches, which come back to the
+        same nodes frame after frame, fill the memo (:meth:`node`).
+        """
+        entry = self._memo.get(node)
+        if entry is not None:
+            return entry[0].get(label)
+        start, end = int(self._first[node]), int(self._first[node + 1])
+        hits = np.flatnonzero(self._edge_label[start:end] == label)
+        return int(self._edge_child[start + hits[0]]) if hits.size else None
 
     def lookup(self, word: str) -> str | None:
         """Return the canonical form of the written `word`, or None if it is not stored.
@@ -296,11 +315,11 @@ class LexiconTrie:
             label = self._index.get(char)
             if label is None:
                 return None
-            child = self.node(node)[0].get(label)
+            child = self._child(node, label)
             if child is None:
                 return None
             node = child
-        return self.node(node)[1] if node else None
+        return self.word_at(node) if node else None
 
     def csr(self) -> tuple[np.ndarray, ...]:
         """Return the trie as int32 arrays, for the compiled word beam search.

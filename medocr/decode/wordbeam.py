@@ -242,7 +242,7 @@ class _Search:
         _, state, wlen, context = self.info[pid]
         text = self.text[pid]
         if state >= 0:
-            word = self.trie.node(state)[1]
+            word = self.trie.word_at(state)
             if word is not None:
                 return text + self._lm(context, word), word
             if self.oov is None:
@@ -268,7 +268,7 @@ class _Search:
         Always true with the out-of-vocabulary path; without it, between words or at the
         end of a lexicon word (a completion does not count: it adds letters never read).
         """
-        return self.oov is not None or state < 0 or self.trie.node(state)[1] is not None
+        return self.oov is not None or state < 0 or self.trie.word_at(state) is not None
 
     def _end_of_line(self, pid: int) -> tuple[float, tuple[int, ...]] | None:
         """Return the text score of `pid` as a whole line and the labels its last word needs.
