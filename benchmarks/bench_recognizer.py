@@ -269,6 +269,15 @@ LINEAGE = {
     "from scratch for 7.5 minutes (peak learning rate 1.5e-3, 859,904 lines seen), then "
     "continued from that run's best for 4.8 minutes (peak 5e-4, 496,000 lines seen). Same "
     "architecture as 0.3.0; it does not continue 0.3.0.\n\n",
+    "0.5.0": "Version 0.5.0 continues 0.4.0 on this machine's 2 CPU cores with the TF trainer "
+    "(`scripts/train-default.sh`, every real line set and the two synthetic sources): (1) "
+    "28 epochs of 150 x 32 lines at learning rate 1e-4 (`--out /work/runs/crnn-cpu`), whose "
+    "best epoch alone was no better than 0.4.0; (2) the mean of 0.4.0 and that epoch "
+    "(`python -m medocr.training.average`), better than 0.4.0 on every validation set; (3) "
+    "from that mean, 19 epochs of 300 x 32 lines at 1e-4 (halved twice by the plateau rule) "
+    "with crop jitter in the augmentation and weight averaging from the first epoch "
+    "(`--average-from 1`): 0.5.0 is the mean of the weights at the end of those 19 epochs "
+    "(`OUT/average`). About 1.9 hours of training steps on 2 cores (validation apart).\n\n",
 }
 
 
