@@ -8,7 +8,7 @@ same probabilities). The table goes to RESULTS.md, section "Greedy CER on every
 validation set".
 
     python benchmarks/bench_val_sets.py --bundle shipped=fr-crnn-small \
-        --bundle other=PATH [--data ../shared/data] [--certificates 100]
+        --bundle other=PATH [--data ../shared/data] [--certificates 100] [--shifts -2 0 2]
 
 An earlier shipped version is a bundle again with ``git show REV:PATH`` of each of its
 files (RESULTS.md's 0.3.0 row: revision 0d810c3, ``medocr/data/models/fr-crnn-small/*``).
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,8 @@ from bench_height import greedy_cer  # noqa: E402
 from bench_recognizer import certificate_lines, real_lines  # noqa: E402
 from results import record, use_data  # noqa: E402
 
+from medocr.decode import greedy  # noqa: E402
+from medocr.evaluate.metrics import cer  # noqa: E402
 from medocr.recognize.runtime import Recognizer  # noqa: E402
 
 REAL_SETS = ("poilus", "lectaurep", "copiste", "peraire", "cremma-mss19")
@@ -46,6 +49,15 @@ def line_sets(data: Path, certificates: int) -> dict[str, tuple[list[np.ndarray]
     if certificates:
         sets["synth-cut"] = certificate_lines(certificates)
     return sets
+
+
+def shifted_cer(
+    recognizer: Recognizer, images: list[np.ndarray], truths: list[str], shifts: Sequence[int]
+) -> float:
+    """Greedy CER of `recognizer` on the lines, read with test-time `shifts` (see predict)."""
+    if tuple(shifts) == (0,):
+        return greedy_cer(recognizer, images, truths)
+    return cer(truths, [greedy(p).text for p in recognizer.predict(images, shifts=shifts)])
 
 
 def main() -> None:
@@ -66,6 +78,15 @@ def main() -> None:
         default=100,
         help="synthetic certificates for synth-cut (0: skip)",
     )
+    parser.add_argument(
+        "--shifts",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="PX",
+        help="also score each bundle with test-time augmentation: the probabilities of the "
+        "line moved by each of these pixels (model height) averaged, e.g. -2 0 2",
+    )
     parser.add_argument("--no-record", action="store_true", help="print, do not write RESULTS")
     args = parser.parse_args()
     use_data(args.data)  # the sampler's CIM-10 words come from --data
@@ -77,12 +98,20 @@ def main() -> None:
     for spec in args.bundle:
         label, _, bundle = spec.partition("=")
         recognizer = Recognizer.load(bundle or label, backend="tensorflow")
-        scores = {name: greedy_cer(recognizer, *lines) for name, lines in sets.items()}
-        print(
-            f"{label} ({recognizer.ref}): " + ", ".join(f"{k} {v:.2%}" for k, v in scores.items()),
-            flush=True,
-        )
-        rows.append((label, recognizer.ref, scores))
+        variants = [(label, (0,))]
+        if args.shifts:
+            variants.append((f"{label}, shifts {' '.join(map(str, args.shifts))}", args.shifts))
+        for name_shown, shifts in variants:
+            scores = {
+                name: shifted_cer(recognizer, images, truths, shifts)
+                for name, (images, truths) in sets.items()
+            }
+            print(
+                f"{name_shown} ({recognizer.ref}): "
+                + ", ".join(f"{k} {v:.2%}" for k, v in scores.items()),
+                flush=True,
+            )
+            rows.append((name_shown, recognizer.ref, scores))
     header = "| bundle | model | " + " | ".join(f"{k} ({len(v[1])})" for k, v in sets.items())
     lines = [header + " |", "|---" * (len(sets) + 2) + "|"]
     for label, ref, scores in rows:

@@ -198,6 +198,31 @@ def test_bundle_predicts_frame_probs(tiny_run):
         assert np.allclose(p.probs.sum(axis=1), 1.0, atol=1e-4)
 
 
+def test_shifted_readings_are_averaged_frame_by_frame(tiny_run):
+    from medocr.recognize.crnn import prepare_line
+    from medocr.recognize.runtime import Recognizer, shift_rows
+
+    root, _, _ = tiny_run
+    recognizer = Recognizer.load(root / "out" / "best")
+    rng = np.random.default_rng(3)
+    lines = [rng.integers(0, 256, (40, 160), dtype=np.uint8) for _ in range(3)]
+    plain = recognizer.predict(lines)
+    again = recognizer.predict(lines, shifts=(0,))
+    assert all(np.array_equal(a.probs, b.probs) for a, b in zip(plain, again, strict=True))
+    averaged = recognizer.predict(lines, shifts=(-2, 0, 2))
+    for image, got, base in zip(lines, averaged, plain, strict=True):
+        assert got.probs.shape == base.probs.shape  # the frames do not move
+        assert np.allclose(got.probs.sum(axis=1), 1.0, atol=1e-4)
+        prepared = prepare_line(image, recognizer.config.height)
+        moved = [shift_rows(prepared, s) for s in (-2, 0, 2)]
+        assert np.array_equal(moved[2][2:], prepared[:-2]) and not moved[2][:2].any()
+        expected = np.mean([recognizer._probabilities([m], 1)[0] for m in moved], axis=0)
+        np.testing.assert_allclose(got.probs, expected, atol=1e-6)
+    for bad in ((), (recognizer.config.height,)):
+        with pytest.raises(ValueError, match="shifts"):
+            recognizer.predict(lines, shifts=bad)
+
+
 def test_tampered_bundle_is_refused(tiny_run, tmp_path):
     import shutil
 

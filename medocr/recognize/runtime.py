@@ -199,7 +199,13 @@ class Recognizer:
             )
         return np.asarray(self._forward(batch))
 
-    def predict(self, images: Sequence[np.ndarray], *, batch_size: int = 64) -> list[FrameProbs]:
+    def predict(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        batch_size: int = 64,
+        shifts: Sequence[int] = (0,),
+    ) -> list[FrameProbs]:
         """Recognise line images.
 
         Parameters
@@ -209,23 +215,64 @@ class Recognizer:
         batch_size : int
             Most lines per network call; lines are sorted by width so batches pad
             little, and a call holds at most :data:`MAX_BATCH_COLUMNS` padded columns.
+        shifts : sequence of int, optional
+            Test-time augmentation: each line is also read moved this many pixels down
+            (negative: up) at the model's height, the rows it leaves blank, and the
+            probabilities of all the readings are averaged (the frames do not move, so
+            they line up). Default ``(0,)``: one plain reading. ``(-2, 0, 2)`` costs
+            three network passes (``benchmarks/bench_val_sets.py --shifts`` measures
+            what it gains).
 
         Returns
         -------
         list of FrameProbs
             One per image, in input order: float32 ``(ceil(W / 4), C)`` probabilities.
+
+        Raises
+        ------
+        ValueError
+            `shifts` empty, or a shift of the model's height or more.
         """
-        prepared = [prepare_line(image, self.config.height) for image in images]
-        results: list[FrameProbs | None] = [None] * len(prepared)
+        height = self.config.height
+        if not shifts or any(abs(int(s)) >= height for s in shifts):
+            raise ValueError(f"shifts must be a non-empty list of ints within ±{height - 1}")
+        prepared = [prepare_line(image, height) for image in images]
+        totals: list[np.ndarray | None] = [None] * len(prepared)
+        for shift in shifts:
+            moved = [shift_rows(line, int(shift)) for line in prepared]
+            for index, probs in enumerate(self._probabilities(moved, batch_size)):
+                totals[index] = probs if totals[index] is None else totals[index] + probs
+        return [
+            FrameProbs(
+                np.ascontiguousarray(total if len(shifts) == 1 else total / len(shifts)),
+                self.alphabet,
+            )
+            for total in totals
+            if total is not None
+        ]
+
+    def _probabilities(self, prepared: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
+        """Run prepared lines ``(H, W_i)`` through the network; ``(T_i, C)`` probabilities each."""
+        results: list[np.ndarray] = [np.empty(0)] * len(prepared)
         for chunk in batches_by_width([line.shape[1] for line in prepared], batch_size):
             batch, widths_in_batch = pad_batch([prepared[i] for i in chunk])
             probs = softmax(self.logits(batch))
             for row, index in enumerate(chunk):
                 frames = int(frame_count(int(widths_in_batch[row])))
-                results[index] = FrameProbs(
-                    np.ascontiguousarray(probs[row, :frames]), self.alphabet
-                )
-        return [r for r in results if r is not None]
+                results[index] = probs[row, :frames]
+        return results
+
+
+def shift_rows(line: np.ndarray, shift: int) -> np.ndarray:
+    """Move a prepared line ``(H, W)`` `shift` rows down (up when negative), blank-filled."""
+    if shift == 0:
+        return line
+    moved = np.zeros_like(line)
+    if shift > 0:
+        moved[shift:] = line[:-shift]
+    else:
+        moved[:shift] = line[-shift:]
+    return moved
 
 
 def batches_by_width(widths: Sequence[int], batch_size: int) -> list[np.ndarray]:
