@@ -55,9 +55,14 @@ def shrink(image: np.ndarray, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
-def greedy_cer(recognizer: Recognizer, images: list[np.ndarray], truths: list[str]) -> float:
-    """Greedy CER of `recognizer` on the lines."""
-    return cer(truths, [greedy(p).text for p in recognizer.predict(images)])
+def greedy_cer(
+    recognizer: Recognizer,
+    images: list[np.ndarray],
+    truths: list[str],
+    shifts: tuple[int, ...] = (0,),
+) -> float:
+    """Greedy CER of `recognizer` on the lines (read with test-time `shifts`, see predict)."""
+    return cer(truths, [greedy(p).text for p in recognizer.predict(images, shifts=shifts)])
 
 
 def resolution_rows(

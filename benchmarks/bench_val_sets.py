@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +29,6 @@ from bench_height import greedy_cer  # noqa: E402
 from bench_recognizer import certificate_lines, real_lines  # noqa: E402
 from results import record, use_data  # noqa: E402
 
-from medocr.decode import greedy  # noqa: E402
-from medocr.evaluate.metrics import cer  # noqa: E402
 from medocr.recognize.runtime import Recognizer  # noqa: E402
 
 REAL_SETS = ("poilus", "lectaurep", "copiste", "peraire", "cremma-mss19")
@@ -49,15 +46,6 @@ def line_sets(data: Path, certificates: int) -> dict[str, tuple[list[np.ndarray]
     if certificates:
         sets["synth-cut"] = certificate_lines(certificates)
     return sets
-
-
-def shifted_cer(
-    recognizer: Recognizer, images: list[np.ndarray], truths: list[str], shifts: Sequence[int]
-) -> float:
-    """Greedy CER of `recognizer` on the lines, read with test-time `shifts` (see predict)."""
-    if tuple(shifts) == (0,):
-        return greedy_cer(recognizer, images, truths)
-    return cer(truths, [greedy(p).text for p in recognizer.predict(images, shifts=shifts)])
 
 
 def main() -> None:
@@ -103,7 +91,7 @@ def main() -> None:
             variants.append((f"{label}, shifts {' '.join(map(str, args.shifts))}", args.shifts))
         for name_shown, shifts in variants:
             scores = {
-                name: shifted_cer(recognizer, images, truths, shifts)
+                name: greedy_cer(recognizer, images, truths, tuple(shifts))
                 for name, (images, truths) in sets.items()
             }
             print(

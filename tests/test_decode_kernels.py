@@ -15,7 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from medocr.decode._common import KERNELS, _align_python, candidate_arrays, log_probs
+from medocr.decode._common import (
+    KERNELS,
+    _align_python,
+    candidate_arrays,
+    log_probs,
+    per_frame,
+)
 from medocr.decode.beam import _prefix_beam_python
 
 pytestmark = pytest.mark.skipif(KERNELS is None, reason="medocr.decode._kernels not built")
@@ -54,9 +60,8 @@ def test_prefix_beam_kernel_equals_the_python_search(logp, beam, min_prob, max_c
     columns, flat, offsets = candidate_arrays(np.exp(logp), blank, min_prob, max_chars)
     rows = np.ascontiguousarray(logp[:, columns])
     compiled = KERNELS.prefix_beam(rows, rows.shape[1], flat, offsets, beam, margin)
-    bounds = offsets.tolist()
-    per_frame = [flat.tolist()[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    assert compiled == _prefix_beam_python(rows.tolist(), per_frame, beam, margin)
+    frames = per_frame(flat, offsets)
+    assert compiled == _prefix_beam_python(rows.tolist(), frames, beam, margin)
 
 
 @SETTINGS

@@ -250,25 +250,10 @@ def align(logp: np.ndarray, labels: Sequence[int], blank: int) -> list[tuple[int
 def _align_python(
     logp: np.ndarray, labels: Sequence[int], blank: int
 ) -> list[tuple[int, int]] | None:
-    """Find the frames of each label on the most probable CTC path (Python reference).
+    """:func:`align` in Python, the compiled kernel's reference (same parameters, result).
 
     Viterbi forced alignment over the usual extended sequence ``blank l1 blank l2 ...
     blank``, vectorised over states, in log space.
-
-    Parameters
-    ----------
-    logp : numpy.ndarray
-        float64 ``(T, C)`` log-probabilities.
-    labels : sequence of int
-        The labelling (no blanks), length ``L``.
-    blank : int
-        Index of the blank class.
-
-    Returns
-    -------
-    list of (int, int) or None
-        For each label its half-open frame span ``(start, end)`` on the best path; None
-        when no path of ``T`` frames produces the labelling.
     """
     n_labels = len(labels)
     if n_labels == 0:
@@ -388,23 +373,13 @@ def check_pruning(min_char_prob: float, max_chars_per_frame: int, score_margin: 
     return check_count(max_chars_per_frame, "max_chars_per_frame")
 
 
-def frame_candidates(
-    matrix: np.ndarray, blank: int, min_prob: float, max_chars: int
-) -> tuple[np.ndarray, list[list[int]]]:
-    """List, per frame, the non-blank classes worth extending a prefix with.
+def per_frame(candidates: np.ndarray, offsets: np.ndarray) -> list[list[int]]:
+    """Split :func:`candidate_arrays`' flat candidates into ``T`` Python lists, one a frame.
 
-    :func:`candidate_arrays` as a list of lists (see there).
-
-    Returns
-    -------
-    columns : numpy.ndarray
-        int ``(K,)``: the classes kept at some frame, in class order, then the blank.
-    candidates : list of list of int
-        ``T`` lists of positions in `columns` (not class indices).
+    The form the Python searches (the compiled kernels' references) iterate over.
     """
-    columns, flat, offsets = candidate_arrays(matrix, blank, min_prob, max_chars)
-    flat_list, bounds = flat.tolist(), offsets.tolist()
-    return columns, [flat_list[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    flat, bounds = candidates.tolist(), offsets.tolist()
+    return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def candidate_arrays(

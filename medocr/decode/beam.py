@@ -19,6 +19,7 @@ from medocr.decode._common import (
     empty_hypothesis,
     log_probs,
     lse,
+    per_frame,
     word_hypotheses,
 )
 from medocr.decode.trie import lexicon_lookup
@@ -144,9 +145,7 @@ def _prefix_beam(
     """
     if KERNELS is not None:
         return KERNELS.prefix_beam(rows, rows.shape[1], candidates, offsets, beam_width, margin)
-    flat, bounds = candidates.tolist(), offsets.tolist()
-    per_frame = [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    return _prefix_beam_python(rows.tolist(), per_frame, beam_width, margin)
+    return _prefix_beam_python(rows.tolist(), per_frame(candidates, offsets), beam_width, margin)
 
 
 def _prefix_beam_python(

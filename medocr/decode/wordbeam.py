@@ -54,6 +54,7 @@ from medocr.decode._common import (
     empty_hypothesis,
     log_probs,
     lse,
+    per_frame,
     word_hypotheses,
 )
 from medocr.decode.beam import MAX_CHARS_PER_FRAME, SCORE_MARGIN
@@ -384,9 +385,7 @@ class _Search:
         """
         if KERNELS is not None:
             return self._run_compiled(rows, candidates, offsets, beam_width)
-        flat, bounds = candidates.tolist(), offsets.tolist()
-        per_frame = [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        return self._run_python(rows.tolist(), per_frame, beam_width)
+        return self._run_python(rows.tolist(), per_frame(candidates, offsets), beam_width)
 
     def _run_compiled(
         self, rows: np.ndarray, candidates: np.ndarray, offsets: np.ndarray, beam_width: int
