@@ -367,7 +367,7 @@ class Pipeline:
         return registration, fields
 
     def _segment(self, crop: FieldCrop) -> _Field:
-        from medocr.preprocess.clean import clean_field
+        from medocr.preprocess.clean import binarize_field, clean_ink
         from medocr.preprocess.segment import LineSegments, find_lines, line_images, measure_line
 
         n_lines = self.template.field(crop.name).lines
@@ -381,12 +381,13 @@ class Pipeline:
         if crop.kind == "checkbox":
             return item
         try:
-            ink = clean_field(crop.image, n_lines=n_lines)
+            binarized = binarize_field(crop.image)
+            ink = clean_ink(binarized, n_lines=n_lines)
             segments = [
                 LineSegments(line, (), (), measure_line(line)) for line in find_lines(ink, n_lines)
             ]
             item.ink_pixels = int(ink.sum())
-            item.lines = line_images(crop, n_lines, segments=segments)
+            item.lines = line_images(crop, n_lines, segments=segments, ink=binarized)
         except Exception as exc:  # noqa: BLE001 - one field never fails the page
             if self.config.strict:
                 raise

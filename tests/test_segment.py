@@ -4,6 +4,7 @@ import pytest
 
 from medocr.preprocess.forms import Registration, extract_fields
 from medocr.preprocess.segment import (
+    LineSegments,
     LineStats,
     Region,
     char_images,
@@ -178,3 +179,27 @@ def test_char_images_carry_page_boxes_inside_their_line(pages):
     for char in chars:
         assert x0 <= char.bbox[0] and char.bbox[2] <= x1 and y0 <= char.bbox[1] <= y1
         assert char.image.dtype == np.uint8 and char.image.ndim == 2
+
+
+def test_line_images_paint_foreign_ink_and_keep_faint_strokes():
+    image = np.full((120, 600), 235, np.uint8)
+    own = np.zeros(image.shape, np.uint8)
+    for x in (200, 225, 250):  # the line's own ink: three dark letters
+        cv2.rectangle(own, (x, 50), (x + 16, 74), 1, 3)
+    image[own > 0] = 30
+    image[72:74, 272:300] = 222  # a faint stroke end that the binarisation missed
+    image[40:46, 282:290] = 40  # ink that is not the line's (another line's descender)
+    binarized = image < 128
+    ys, xs = np.nonzero(own)
+    line = Region.from_points(ys, xs)
+    crop = FieldCrop("cause_1a", "cause", (0, 0, 600, 120), image)
+    segments = [LineSegments(line, (), (), measure_line(line))]
+    (cut,) = line_images(crop, segments=segments, ink=binarized)
+    x0, y0 = line.box[0] - 4 - round(0.5 * (line.box[3] - line.box[1])), line.box[1] - 4
+    assert cut.bbox[:2] == (x0, y0)
+    gray = cut.image
+    assert gray[72 - y0, 280 - x0] == 222  # kept, grey as it was
+    assert y0 < 46 and (gray[max(40 - y0, 0) : 46 - y0, 282 - x0 : 290 - x0] == 235).all()
+    assert gray[62 - y0, 201 - x0] == 30  # own strokes untouched
+    raw = line_images(crop, segments=segments, ink=binarized, isolate=False)[0].image
+    assert (raw == image[y0 : y0 + raw.shape[0], x0 : x0 + raw.shape[1]]).all()

@@ -7,7 +7,8 @@ and returns bool masks of the same shape.
   mask, but leaves the pixels where a handwriting stroke crosses or touches a line.
 - :func:`filter_components` drops specks, isolated blots and ink lying mostly in the
   crop's margin (printed labels, strokes of the neighbouring fields).
-- :func:`clean_field` binarises a rectified field crop and chains them: it returns the
+- :func:`clean_ink` chains them on the binarised ink of a field crop
+  (:func:`binarize_field`), and :func:`clean_field` does both: it returns the
   handwriting alone.
 
 Default parameters were chosen on synthetic certificates (``benchmarks/bench_segment.py``
@@ -320,6 +321,82 @@ def _inside(
     return inside >= needed
 
 
+def binarize_field(
+    crop_image: np.ndarray,
+    *,
+    window: int = SAUVOLA_WINDOW,
+    k: float = SAUVOLA_K,
+    method: str = "sauvola",
+) -> np.ndarray:
+    """Binarise a rectified field crop: every ink pixel, printed form included.
+
+    Parameters
+    ----------
+    crop_image : numpy.ndarray
+        uint8 ``(H, W)`` rectified field crop (:attr:`medocr.types.FieldCrop.image`).
+    window, k : int, float
+        Sauvola parameters (see :func:`sauvola`).
+    method : str
+        ``"sauvola"`` (default) or ``"otsu"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool ``(H, W)``, True = ink.
+
+    Raises
+    ------
+    ValueError
+        Unknown `method`.
+    """
+    if method == "sauvola":
+        return sauvola(crop_image, window, k)
+    if method == "otsu":
+        return otsu(crop_image)
+    raise ValueError(f"unknown binarisation method {method!r}: use 'sauvola' or 'otsu'")
+
+
+def clean_ink(
+    ink_mask: np.ndarray,
+    *,
+    margin: tuple[int, int] | None = CROP_MARGIN,
+    min_area: int = MIN_AREA,
+    n_lines: int = 1,
+) -> np.ndarray:
+    """Return the handwriting of a field crop's binarised ink (:func:`binarize_field`).
+
+    Ruling removal (vertical lines only near the crop's sides, where the box borders
+    are), then components lying mostly in the crop's margin (printed labels, strokes of
+    the neighbouring fields), specks and small isolated blots are dropped.
+
+    Parameters
+    ----------
+    ink_mask : numpy.ndarray
+        bool ``(H, W)``, the crop's ink.
+    margin : tuple of int or None
+        Crop margin ``(x, y)`` around the field box, as given to
+        :func:`medocr.preprocess.forms.extract_fields`; None keeps ink anywhere.
+    min_area : int
+        Smallest ink component kept, in pixels.
+    n_lines : int
+        Writing lines of the field (``TemplateField.lines``): with `margin`, tells
+        where the printed lines are (box top and bottom, and between writing lines).
+
+    Returns
+    -------
+    numpy.ndarray
+        bool ``(H, W)``, True = handwriting ink.
+    """
+    height, width = ink_mask.shape
+    if margin is None:
+        ink, _ = remove_ruling(ink_mask)
+        return filter_components(ink, min_area=min_area)
+    mx, my = margin
+    rows = [my + i * (height - 2 * my) / n_lines for i in range(n_lines + 1)]
+    ink, _ = remove_ruling(ink_mask, edge_band=3 * mx, rows=rows)
+    return filter_components(ink, (mx, my, width - mx, height - my), min_area=min_area)
+
+
 def clean_field(
     crop_image: np.ndarray,
     *,
@@ -332,27 +409,7 @@ def clean_field(
 ) -> np.ndarray:
     """Return the handwriting ink of a rectified field crop.
 
-    Sauvola binarisation, ruling removal (vertical lines only near the crop's sides,
-    where the box borders are), then components lying mostly in the crop's margin
-    (printed labels, strokes of the neighbouring fields), specks and small isolated
-    blots are dropped.
-
-    Parameters
-    ----------
-    crop_image : numpy.ndarray
-        uint8 ``(H, W)`` rectified field crop (:attr:`medocr.types.FieldCrop.image`).
-    margin : tuple of int or None
-        Crop margin ``(x, y)`` around the field box, as given to
-        :func:`medocr.preprocess.forms.extract_fields`; None keeps ink anywhere.
-    window, k : int, float
-        Sauvola parameters (see :func:`sauvola`).
-    min_area : int
-        Smallest ink component kept, in pixels.
-    method : str
-        ``"sauvola"`` (default) or ``"otsu"``.
-    n_lines : int
-        Writing lines of the field (``TemplateField.lines``): with `margin`, tells
-        where the printed lines are (box top and bottom, and between writing lines).
+    :func:`binarize_field` then :func:`clean_ink` (see them for the parameters).
 
     Returns
     -------
@@ -364,17 +421,5 @@ def clean_field(
     ValueError
         Unknown `method`.
     """
-    if method == "sauvola":
-        ink = sauvola(crop_image, window, k)
-    elif method == "otsu":
-        ink = otsu(crop_image)
-    else:
-        raise ValueError(f"unknown binarisation method {method!r}: use 'sauvola' or 'otsu'")
-    height, width = ink.shape
-    if margin is None:
-        ink, _ = remove_ruling(ink)
-        return filter_components(ink, min_area=min_area)
-    mx, my = margin
-    rows = [my + k * (height - 2 * my) / n_lines for k in range(n_lines + 1)]
-    ink, _ = remove_ruling(ink, edge_band=3 * mx, rows=rows)
-    return filter_components(ink, (mx, my, width - mx, height - my), min_area=min_area)
+    ink = binarize_field(crop_image, window=window, k=k, method=method)
+    return clean_ink(ink, margin=margin, min_area=min_area, n_lines=n_lines)

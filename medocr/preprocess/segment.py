@@ -38,12 +38,13 @@ from medocr.preprocess.chars import (
     SPLIT_RATIO,
     find_chars,
 )
-from medocr.preprocess.clean import clean_field
+from medocr.preprocess.clean import binarize_field, clean_field
 from medocr.preprocess.forms import CROP_MARGIN
 from medocr.preprocess.regions import LineStats, Region
 from medocr.types import Box, CharImage, FieldCrop, LineImage
 
 __all__ = [
+    "LINE_PAD_X",
     "WORD_GAP_RANGE",
     "LineSegments",
     "char_images",
@@ -70,6 +71,9 @@ __all__ = [
 #: Word gaps are told from letter gaps per line, within these bounds in x-heights
 #: (chosen by measurement on synthetic lines).
 WORD_GAP_RANGE = (0.4, 0.7)
+#: Paper kept left and right of a line's ink box, as a fraction of its height
+#: (measured on synthetic certificate lines: faint stroke ends kept).
+LINE_PAD_X = 0.5
 _SLANTS = np.round(np.arange(-0.3, 0.61, 0.05), 2)
 
 
@@ -402,7 +406,9 @@ def line_images(
     *,
     segments: list[LineSegments] | None = None,
     pad: int = 4,
+    pad_x: float = LINE_PAD_X,
     isolate: bool = True,
+    ink: np.ndarray | None = None,
 ) -> list[LineImage]:
     """Cut a field crop into line images with boxes in original-page pixels.
 
@@ -416,9 +422,18 @@ def line_images(
         The crop's segmentation (:func:`segment_field`), when already computed.
     pad : int
         Pixels of paper kept around each line's ink box (within the crop).
+    pad_x : float
+        More kept left and right of it, as a fraction of the box's height: the ends of
+        strokes too faint for the binarisation.
     isolate : bool
-        Paint everything but the line's own ink (and a 1-pixel rim around it) with the
-        local paper gray: ruling, specks and strokes of the other lines disappear.
+        Paint the crop's ink that is not the line's own (ruling, specks, printed labels,
+        strokes of the other lines), with a 1-pixel rim, with the local paper gray.
+        The rest keeps its gray: a faint stroke that the binarisation missed is read,
+        not erased.
+    ink : numpy.ndarray, optional
+        bool ``(H, W)``, the crop's binarised ink before cleaning
+        (:func:`~medocr.preprocess.clean.binarize_field`, computed when not given):
+        what `isolate` paints.
 
     Returns
     -------
@@ -426,9 +441,12 @@ def line_images(
         Top to bottom; ``[]`` for a blank field.
     """
     segments = segment_field(crop, n_lines) if segments is None else segments
+    if isolate and segments and ink is None:
+        ink = binarize_field(crop.image)
     out = []
     for index, seg in enumerate(segments):
-        image, box = _cut(crop.image, seg.line, pad, isolate)
+        grow = round(pad_x * (seg.line.box[3] - seg.line.box[1]))
+        image, box = _cut(crop.image, seg.line, (pad + grow, pad), ink if isolate else None)
         out.append(LineImage(image, page_box(box, crop.to_page), crop.name, index))
     return out
 
@@ -467,23 +485,45 @@ def char_images(
     for line_index, seg in enumerate(segments):
         chars = [char for word in seg.chars for char in word]
         for char_index, char in enumerate(chars):
-            image, box = _cut(crop.image, char, pad, isolate)
+            image, box = _cut(crop.image, char, (pad, pad), None, isolate)
             out.append(
                 CharImage(image, page_box(box, crop.to_page), crop.name, line_index, char_index)
             )
     return out
 
 
-def _cut(image: np.ndarray, region: Region, pad: int, isolate: bool) -> tuple[np.ndarray, Box]:
-    """Return the gray pixels ``(h, w)`` of a region's box grown by `pad`, and that box."""
+def _cut(
+    image: np.ndarray,
+    region: Region,
+    pad: tuple[int, int],
+    foreign: np.ndarray | None,
+    isolate_all: bool = False,
+) -> tuple[np.ndarray, Box]:
+    """Return the gray pixels ``(h, w)`` of a region's box grown by `pad`, and that box.
+
+    `pad` is ``(x, y)`` in pixels. Painted with the paper gray (the median of the
+    pixels left alone), with a 1-pixel rim around the region's own ink spared: the
+    pixels of `foreign` (bool ``(H, W)`` of the whole image) outside the region's own
+    ink, or with `isolate_all` every pixel outside it.
+    """
     height, width = image.shape
     x0, y0, x1, y1 = region.box
-    box = (max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, width), min(y1 + pad, height))
+    pad_x, pad_y = pad
+    box = (max(x0 - pad_x, 0), max(y0 - pad_y, 0), min(x1 + pad_x, width), min(y1 + pad_y, height))
     cut = image[box[1] : box[3], box[0] : box[2]].copy()
-    if isolate:
-        own = np.zeros(cut.shape, np.uint8)
-        own[y0 - box[1] : y1 - box[1], x0 - box[0] : x1 - box[0]] = region.mask
-        own = cv2.dilate(own, np.ones((3, 3), np.uint8)).astype(bool)
-        paper = np.median(cut[~own]) if np.any(~own) else 255
-        cut[~own] = np.uint8(paper)
+    if foreign is None and not isolate_all:
+        return cut, box
+    rim = np.ones((3, 3), np.uint8)
+    own = np.zeros(cut.shape, np.uint8)
+    own[y0 - box[1] : y1 - box[1], x0 - box[0] : x1 - box[0]] = region.mask
+    own = cv2.dilate(own, rim).astype(bool)
+    if foreign is None:
+        paint = ~own
+    else:
+        window = foreign[box[1] : box[3], box[0] : box[2]].astype(np.uint8)
+        paint = cv2.dilate(window, rim).astype(bool) & ~own
+    rest = ~own & ~paint
+    if paint.any():
+        paper = np.median(cut[rest]) if rest.any() else np.median(cut[paint])
+        cut[paint] = np.uint8(paper)
     return cut, box
