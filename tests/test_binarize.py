@@ -5,6 +5,7 @@ import pytest
 from medocr.preprocess.binarize import (
     clean_field,
     filter_components,
+    ink_points,
     otsu,
     remove_ruling,
     run_lengths,
@@ -246,3 +247,28 @@ def test_gray_percentile_equals_numpy():
         gray_percentile(np.zeros((2, 2), np.float32), 50)
     with pytest.raises(ValueError, match="0..100"):
         gray_percentile(np.zeros((2, 2), np.uint8), 101)
+
+
+@pytest.mark.parametrize("dtype", [bool, np.uint8, np.int32])
+def test_ink_points_equal_numpy_nonzero(dtype):
+    rng = np.random.default_rng(5)
+    mask = (rng.random((37, 53)) < 0.2).astype(dtype)
+    for view in (mask, mask.T, mask[::2, 3:], np.zeros((4, 6), dtype)):
+        ys, xs = ink_points(view)
+        want_ys, want_xs = np.nonzero(view)
+        assert np.array_equal(ys, want_ys) and np.array_equal(xs, want_xs)
+
+
+def test_vertical_lines_searched_near_the_sides_as_in_the_whole_mask():
+    from medocr.preprocess.clean import _vertical_lines
+
+    rng = np.random.default_rng(3)
+    mask = np.zeros((140, 400), bool)
+    mask[10:130, 4:7] = True  # box borders
+    mask[12:128, 393:395] = True
+    for x in (40, 58, 61, 75, 330, 339, 342):  # tall stems on both sides of the band edges
+        mask[20:125, x : x + 2] = True
+    mask |= rng.random(mask.shape) < 0.03
+    whole = _vertical_lines(mask, 77, 5, 25, None)
+    whole[:, 60:340] = 0
+    assert np.array_equal(_vertical_lines(mask, 77, 5, 25, 60) > 0, whole > 0)

@@ -50,6 +50,7 @@ __all__ = [
     "SAUVOLA_WINDOW",
     "components",
     "gray_percentile",
+    "ink_points",
     "otsu",
     "run_lengths",
     "sauvola",
@@ -81,6 +82,21 @@ MIN_CONTRAST = 32.0
 
 def _check_gray(image: np.ndarray) -> None:
     check_plane(image, np.uint8, "expected a uint8 grayscale image of shape (H, W)")
+
+
+def ink_points(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the coordinates ``(ys, xs)``, each ``(N,)`` int64, of a mask's True pixels.
+
+    The same as ``np.nonzero(mask)`` for a 2-D mask (raster order), several times
+    faster: the flat indices of a contiguous bool copy, split into rows and columns.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray
+        ``(H, W)``, any dtype (nonzero = True), any memory layout.
+    """
+    flat = np.flatnonzero(np.ascontiguousarray(mask, dtype=bool))
+    return np.divmod(flat, mask.shape[1])
 
 
 def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:

@@ -26,6 +26,7 @@ from medocr.preprocess.binarize import (
     SAUVOLA_K,
     SAUVOLA_WINDOW,
     components,
+    ink_points,
     otsu,
     run_lengths,
     sauvola,
@@ -70,9 +71,16 @@ def _line_candidates(ink: np.ndarray, min_length: int, bridge: int, segment: int
     long[0] = False
     if count <= 1 or not long.any():
         return np.zeros(ink.shape, np.int32)
-    kept = np.where(long, np.arange(count), 0).astype(np.float32)[labels]  # exact below 2**24
+    height = ink.shape[0]
     fringe = np.ones((2 * FRINGE + 1, 1), np.uint8)
-    return np.where(ink, cv2.dilate(kept, fringe), 0).astype(np.int32)
+    out = np.zeros(ink.shape, np.int32)
+    for label in np.flatnonzero(long):  # ascending: where fringes meet, the higher label
+        x, y, w, h = stats[label, :4]
+        rows = slice(max(y - FRINGE, 0), min(y + h + FRINGE, height))
+        own = (labels[rows, x : x + w] == label).view(np.uint8)
+        near = cv2.dilate(own, fringe).view(bool) & ink[rows, x : x + w]
+        out[rows, x : x + w][near] = label
+    return out
 
 
 def _dashed_lines(
@@ -92,7 +100,7 @@ def _dashed_lines(
     out = np.zeros(ink.shape, np.int32)
     found_rows = np.flatnonzero(np.count_nonzero(known, axis=1) >= DASH_COVER * width)
     todo = [r for r in rows if not np.any(np.abs(found_rows - r) <= DASH_TOLERANCE)]
-    ys, xs = np.nonzero(ink & (runs <= DASH_THICKNESS))
+    ys, xs = ink_points(ink & (runs <= DASH_THICKNESS))
     if not todo or xs.size < DASH_COVER * width:
         return out
     best = {r: (0.0, 0.0, 0.0) for r in todo}
@@ -132,21 +140,26 @@ def _pure_line(
     the whole run is left to the handwriting. `runs` is ``run_lengths(ink,
     vertical=True)`` when the caller has it. Returns bool ``(H, W)``.
     """
-    on = lines > 0
-    if not on.any():
-        return on
+    ys, xs = ink_points(lines)
+    out = np.zeros(lines.shape, bool)
+    if ys.size == 0:
+        return out
     if runs is None:
         runs = run_lengths(ink, vertical=True)
-    ids, values = lines[on], runs[on]
-    order = np.argsort(ids, kind="stable")
-    ids, values = ids[order], values[order]
-    count = int(ids[-1]) + 1
-    bounds = np.searchsorted(ids, np.arange(count + 1))
-    limit = np.zeros(count, np.float64)
-    for label in np.unique(ids):
-        thickness = float(np.median(values[bounds[label] : bounds[label + 1]]))
-        limit[label] = thickness + max(2.0, slack * thickness)
-    return on & (runs <= limit[lines])
+    ids, values = lines[ys, xs].astype(np.int64), runs[ys, xs].astype(np.int64)
+    span = int(values.max()) + 1
+    ordered = np.sort(ids * span + values)  # by line, then by run
+    count = int(ids.max()) + 1
+    starts = np.searchsorted(ordered, np.arange(count) * span)
+    sizes = np.diff(np.append(starts, ordered.size))
+    present = sizes > 0
+    low = (ordered % span)[np.minimum(starts + (sizes - 1) // 2, ordered.size - 1)]
+    high = (ordered % span)[np.minimum(starts + sizes // 2, ordered.size - 1)]
+    thickness = np.where(present, (low + high) / 2.0, 0.0)  # each line's median run
+    limit = thickness + np.maximum(2.0, slack * thickness)
+    keep = values <= limit[ids]
+    out[ys[keep], xs[keep]] = True
+    return out
 
 
 def _runs_without(column_runs: np.ndarray, ink: np.ndarray) -> np.ndarray:
@@ -230,13 +243,35 @@ def remove_ruling(
     column_runs = run_lengths(ink_mask, vertical=True)
     if rows is not None:
         horizontal += _dashed_lines(ink_mask, list(rows), horizontal, column_runs)
-    vertical = _line_candidates(ink_mask.T, across, bridge, segment).T
-    if edge_band is not None:
-        vertical[:, edge_band : width - edge_band] = 0
+    vertical = _vertical_lines(ink_mask, across, bridge, segment, edge_band)
     across_lines = ink_mask & (vertical == 0)
     ruling = _pure_line(horizontal, across_lines, slack, _runs_without(column_runs, across_lines))
     ruling |= _pure_line(vertical.T, (ink_mask & (horizontal == 0)).T, slack).T
     return ink_mask & ~ruling, ruling
+
+
+def _vertical_lines(
+    ink: np.ndarray, min_length: int, bridge: int, segment: int, edge_band: int | None
+) -> np.ndarray:
+    """Label the vertical lines of a mask (int32 ``(H, W)``), only near the sides if asked.
+
+    With `edge_band`, only the bands of that many columns on each side are searched
+    (each band widened by `segment` columns, so that a line's group and fringe are
+    found as in the whole mask, then cut back to the band).
+    """
+    width = ink.shape[1]
+    reach = None if edge_band is None else edge_band + segment
+    if reach is None or 2 * reach >= width:
+        vertical = _line_candidates(np.ascontiguousarray(ink.T), min_length, bridge, segment).T
+        if edge_band is not None:
+            vertical[:, edge_band : width - edge_band] = 0
+        return vertical
+    vertical = np.zeros(ink.shape, np.int32)
+    for side in (slice(0, reach), slice(width - reach, width)):
+        found = _line_candidates(np.ascontiguousarray(ink[:, side].T), min_length, bridge, segment)
+        vertical[:, side] = np.where(found.T > 0, found.T + vertical.max(), 0)
+    vertical[:, edge_band : width - edge_band] = 0
+    return vertical
 
 
 def filter_components(

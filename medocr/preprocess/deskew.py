@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from medocr.preprocess.binarize import gray_percentile
+from medocr.preprocess.binarize import gray_percentile, ink_points
 from medocr.types import Page
 
 WORK_WIDTH = 400
@@ -40,7 +40,7 @@ def _profile_skew(mask: np.ndarray, max_angle: float) -> float:
     small angles equals the rotation and moves no pixel out of the histogram. The
     sharpness is the sum of squared row counts; search coarse to fine.
     """
-    ys, xs = np.nonzero(mask)
+    ys, xs = ink_points(mask)
     ys = ys.astype(np.float64)
     xs = xs.astype(np.float64) - mask.shape[1] / 2
     offset = mask.shape[1] * np.tan(np.radians(max_angle)) + 1

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from medocr.preprocess.binarize import ink_points
 from medocr.types import Box
 
 
@@ -40,7 +41,7 @@ class Region:
 
     def points(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the crop coordinates ``(ys, xs)``, each ``(N,)``, of the region's ink."""
-        ys, xs = np.nonzero(self.mask)
+        ys, xs = ink_points(self.mask)
         return ys + self.box[1], xs + self.box[0]
 
 

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from medocr.geometry import clip_box, transform_box
-from medocr.preprocess.binarize import components, run_lengths
+from medocr.preprocess.binarize import components, ink_points, run_lengths
 from medocr.preprocess.chars import (
     CHAR_WIDTH,
     CONTOUR_WEIGHT,
@@ -212,7 +212,7 @@ def find_lines(ink: np.ndarray, n_lines: int = 1) -> list[Region]:
     count, labels, stats, centroids = components(ink)
     if count <= 1:
         return []
-    ys, xs = np.nonzero(ink)
+    ys, xs = ink_points(ink)
     owner = labels[ys, xs]
     if n_lines == 1:
         return [Region.from_points(ys, xs)]
