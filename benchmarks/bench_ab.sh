@@ -21,6 +21,10 @@ certs=$here/benchmarks/_work/certs
 work=$(mktemp -d)
 trap 'git -C "$here" worktree remove --force "$work/old" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 git -C "$here" worktree add -q --detach "$work/old" "$REV"
+if [ -f "$work/old/medocr/decode/_kernels.c" ]; then  # REV's C kernels, built as ours are
+  (cd "$work/old" && python setup.py -q build_ext --inplace >/dev/null 2>&1) ||
+    echo "bench_ab: REV's C kernels did not build: A decodes in Python" >&2
+fi
 mkdir "$work/in"
 for ((i = 0; i < COUNT; i++)); do
   name=cert-$(printf %06d "$i").png
