@@ -98,7 +98,11 @@ run before decoding: every PNG chunk and its CRC are checked and the IDAT stream
 inflated once, without being kept, to check that it holds as many bytes as the header
 declares (Pillow zero-fills the missing rows of a short but well-formed stream); and a
 Huffman-coded JPEG must have at least one bit per 8 x 8 block (libjpeg fills the blocks
-missing before an early end-of-image marker with gray). Setting
+missing before an early end-of-image marker with gray). A plain 8-bit gray PNG (no
+chunk but IHDR, IDAT, IEND, pHYs and tIME: the common scan) is decoded by libpng
+through OpenCV instead, in one pass: it checks the chunks' CRCs and refuses a short
+stream itself ("Not enough image data"), and gives the same pixels as Pillow; should it
+refuse the file, the checks and Pillow above run and say why. Setting
 ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES = True`` elsewhere lets Pillow accept truncated
 JPEG, TIFF and BMP data; truncated PNG files are still rejected.
 
@@ -690,6 +694,9 @@ def _decode_page(
     limits: _Limits,
 ) -> Page:
     if fmt == "PNG":
+        plain = _decode_plain_png(path, fh, img, plan)
+        if plain is not None:
+            return plain
         _check_png_chunks(path, fh)
     if plan.ccitt:
         _check_ccitt(path, name, plan.index, limits.max_memory)
@@ -1190,7 +1197,46 @@ def _check_png_chunks(path: str | PathLike[str], fh: BinaryIO) -> None:
         raise InputError(path, f"truncated or corrupt image data (PNG: {problem})")
 
 
-def _png_problem(fh: BinaryIO) -> str | None:
+#: PNG chunks that change nothing in the gray pixels, the dpi or the orientation.
+_PLAIN_PNG_CHUNKS = frozenset({b"IHDR", b"IDAT", b"IEND", b"pHYs", b"tIME"})
+
+
+def _decode_plain_png(
+    path: str | PathLike[str], fh: BinaryIO, img: ImageFile.ImageFile, plan: _Plan
+) -> Page | None:
+    """Decode a plain 8-bit gray PNG with libpng (module doc), or None for any other.
+
+    None too when libpng refuses the file: the caller's checks then say why.
+    """
+    fh.seek(0)
+    head = fh.read(26)
+    if img.mode != "L" or len(head) < 26 or head[24:26] != b"\x08\x00":  # depth 8, gray
+        return None
+    chunks: set[bytes] = set()
+    if _png_problem(fh, inflate=False, chunks=chunks) is not None:
+        return None
+    if not chunks <= _PLAIN_PNG_CHUNKS:
+        return None
+    import cv2
+
+    fh.seek(0)
+    flags = cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION
+    with _Failures(path, "PNG", plan.index):
+        gray = cv2.imdecode(np.frombuffer(fh.read(), np.uint8), flags)
+    if gray is None or gray.shape != (img.size[1], img.size[0]):
+        return None
+    dpi = _dpi(img, "PNG", swap=False)
+    return Page(image=gray, source=str(path), page_index=plan.index, dpi=dpi)
+
+
+def _png_problem(
+    fh: BinaryIO, *, inflate: bool = True, chunks: set[bytes] | None = None
+) -> str | None:
+    """Return what is wrong with a PNG's chunks (module doc), or None.
+
+    `inflate`: also inflate the IDAT stream to count its bytes. `chunks` receives the
+    type of every chunk read.
+    """
     fh.seek(8)
     data = _PngData()
     while True:
@@ -1200,12 +1246,14 @@ def _png_problem(fh: BinaryIO) -> str | None:
         length, ctype = struct.unpack(">I4s", header)
         if length >= 2**31 or not ctype.isalpha():
             return "invalid chunk header"
-        feed = data.feed if ctype in (b"IHDR", b"IDAT") else None
+        if chunks is not None:
+            chunks.add(ctype)
+        feed = data.feed if inflate and ctype in (b"IHDR", b"IDAT") else None
         problem = _png_chunk_problem(fh, ctype, length, feed)
         if problem is not None:
             return problem
         if ctype == b"IEND":
-            return data.problem()
+            return data.problem() if inflate else None
 
 
 def _png_chunk_problem(

@@ -688,3 +688,35 @@ def test_public_api_is_lazy() -> None:
 def test_import_medocr_does_not_import_pillow() -> None:
     code = "import sys, medocr; sys.exit('PIL' in sys.modules or 'medocr.io' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "decoder"),
+    [
+        ({"dpi": (300, 300)}, "libpng"),
+        ({"dpi": (300, 300), "interlace": 1}, "libpng"),  # Adam7
+        ({"pnginfo": "text"}, "pillow"),  # a tEXt chunk: not plain, Pillow decodes
+    ],
+)
+def test_plain_gray_png_decoded_by_libpng_as_by_pillow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict, decoder: str
+) -> None:
+    from PIL import PngImagePlugin
+
+    if options.get("pnginfo") == "text":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", "scanner")
+        options = {"pnginfo": info}
+    image = Image.fromarray(noise())
+    path = tmp_path / "page.png"
+    image.save(path, "PNG", **options)
+    loads: list[str] = []
+    real_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(
+        ImageFile.ImageFile, "load", lambda self: loads.append("pillow") or real_load(self)
+    )
+    page = mio.read_image(path)
+    np.testing.assert_array_equal(page.image, np.asarray(image))
+    assert page.image.flags["C_CONTIGUOUS"] and page.image.flags["WRITEABLE"]
+    assert ("pillow" in loads) == (decoder == "pillow")
+    assert page.dpi == (300.0 if decoder == "libpng" else None)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from helpers import chunk, encode, noise
@@ -208,10 +209,11 @@ def refused_or_intact(path: Path, reference: list[Page]) -> None:
 
 
 def no_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail(self: object) -> None:
+    def fail(*args: object) -> None:
         raise AssertionError("pixel data was decoded")
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", fail)
+    monkeypatch.setattr(cv2, "imdecode", fail)  # plain gray PNGs: libpng through OpenCV
 
 
 GRAY = Image.fromarray(noise())
@@ -691,15 +693,17 @@ def test_other_file_types_are_refused(tmp_path: Path, name: str, data: bytes) ->
         (KeyError("x"), r"truncated or corrupt image data \(PNG: 'x'\)"),
     ],
 )
+@pytest.mark.parametrize("mode", ["L", "RGB"])  # libpng (plain gray) or Pillow decodes
 def test_any_decoding_failure_becomes_input_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, pattern: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, pattern: str, mode: str
 ) -> None:
-    path = write(tmp_path, VALID["PNG"])
+    path = write(tmp_path, encode(GRAY.convert(mode), "PNG"))
 
-    def fail(self: object) -> None:
+    def fail(*args: object) -> None:
         raise error
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", fail)
+    monkeypatch.setattr(cv2, "imdecode", fail)
     refused(path, pattern)
 
 
