@@ -368,7 +368,7 @@ class Pipeline:
 
     def _segment(self, crop: FieldCrop) -> _Field:
         from medocr.preprocess.clean import binarize_field, clean_ink
-        from medocr.preprocess.segment import LineSegments, find_lines, line_images, measure_line
+        from medocr.preprocess.segment import find_lines, line_images
 
         n_lines = self.template.field(crop.name).lines
         item = _Field(crop, n_lines, [], 0, [])
@@ -383,11 +383,9 @@ class Pipeline:
         try:
             binarized = binarize_field(crop.image)
             ink = clean_ink(binarized, n_lines=n_lines)
-            segments = [
-                LineSegments(line, (), (), measure_line(line)) for line in find_lines(ink, n_lines)
-            ]
             item.ink_pixels = int(ink.sum())
-            item.lines = line_images(crop, n_lines, segments=segments, ink=binarized)
+            lines = find_lines(ink, n_lines)
+            item.lines = line_images(crop, n_lines, lines=lines, ink=binarized)
         except Exception as exc:  # noqa: BLE001 - one field never fails the page
             if self.config.strict:
                 raise

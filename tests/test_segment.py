@@ -203,3 +203,16 @@ def test_line_images_paint_foreign_ink_and_keep_faint_strokes():
     assert gray[62 - y0, 201 - x0] == 30  # own strokes untouched
     raw = line_images(crop, segments=segments, ink=binarized, isolate=False)[0].image
     assert (raw == image[y0 : y0 + raw.shape[0], x0 : x0 + raw.shape[1]]).all()
+
+
+def test_line_images_from_lines_alone_equal_those_from_segments(pages):
+    template, certs = pages
+    cert, crops = certs[0]
+    crop = next(c for c in crops if c.name == "cause_2")
+    segments = segment_field(crop, 2)
+    by_segments = line_images(crop, 2, segments=segments)
+    by_lines = line_images(crop, 2, lines=[seg.line for seg in segments])
+    assert [x.bbox for x in by_lines] == [x.bbox for x in by_segments]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(by_lines, by_segments, strict=True))
+    with pytest.raises(ValueError, match="not both"):
+        line_images(crop, 2, segments=segments, lines=[])

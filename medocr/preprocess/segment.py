@@ -405,6 +405,7 @@ def line_images(
     n_lines: int = 1,
     *,
     segments: list[LineSegments] | None = None,
+    lines: list[Region] | None = None,
     pad: int = 4,
     pad_x: float = LINE_PAD_X,
     isolate: bool = True,
@@ -420,6 +421,8 @@ def line_images(
         The template's line count for the field.
     segments : list of LineSegments, optional
         The crop's segmentation (:func:`segment_field`), when already computed.
+    lines : list of Region, optional
+        Or only its lines (:func:`find_lines` on the crop's cleaned ink): all it takes.
     pad : int
         Pixels of paper kept around each line's ink box (within the crop).
     pad_x : float
@@ -440,13 +443,17 @@ def line_images(
     list of LineImage
         Top to bottom; ``[]`` for a blank field.
     """
-    segments = segment_field(crop, n_lines) if segments is None else segments
-    if isolate and segments and ink is None:
+    if segments is not None and lines is not None:
+        raise ValueError("give the crop's segments or its lines, not both")
+    if lines is None:
+        segments = segment_field(crop, n_lines) if segments is None else segments
+        lines = [seg.line for seg in segments]
+    if isolate and lines and ink is None:
         ink = binarize_field(crop.image)
     out = []
-    for index, seg in enumerate(segments):
-        grow = round(pad_x * (seg.line.box[3] - seg.line.box[1]))
-        image, box = _cut(crop.image, seg.line, (pad + grow, pad), ink if isolate else None)
+    for index, line in enumerate(lines):
+        grow = round(pad_x * (line.box[3] - line.box[1]))
+        image, box = _cut(crop.image, line, (pad + grow, pad), ink if isolate else None)
         out.append(LineImage(image, page_box(box, crop.to_page), crop.name, index))
     return out
 
