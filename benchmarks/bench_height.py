@@ -60,9 +60,12 @@ def greedy_cer(
     images: list[np.ndarray],
     truths: list[str],
     shifts: tuple[int, ...] = (0,),
+    min_frames_per_char: float | None = None,
 ) -> float:
-    """Greedy CER of `recognizer` on the lines (read with test-time `shifts`, see predict)."""
-    return cer(truths, [greedy(p).text for p in recognizer.predict(images, shifts=shifts)])
+    """Greedy CER of `recognizer` on the lines (read with test-time `shifts` and dense
+    lines widened to `min_frames_per_char`, see predict; default: one plain pass)."""
+    probs = recognizer.predict(images, shifts=shifts, min_frames_per_char=min_frames_per_char)
+    return cer(truths, [greedy(p).text for p in probs])
 
 
 def resolution_rows(

@@ -8,7 +8,12 @@ same probabilities). The table goes to RESULTS.md, section "Greedy CER on every
 validation set".
 
     python benchmarks/bench_val_sets.py --bundle shipped=fr-crnn-small \
-        --bundle other=PATH [--data ../shared/data] [--certificates 100] [--shifts -2 0 2]
+        --bundle other=PATH [--data ../shared/data] [--certificates 100] [--shifts -2 0 2] \
+        [--frames-per-char 0 2.5 3 3.5]
+
+Each bundle is scored reading every line in one plain pass and as ``Recognizer.predict``
+reads by default (dense lines widened to 3 frames per character); ``--frames-per-char``
+scores other settings (the grid that chose the default).
 
 An earlier shipped version is a bundle again with ``git show REV:PATH`` of each of its
 files (RESULTS.md's 0.3.0 row: revision 0d810c3, ``medocr/data/models/fr-crnn-small/*``).
@@ -29,7 +34,7 @@ from bench_height import greedy_cer  # noqa: E402
 from bench_recognizer import certificate_lines, real_lines  # noqa: E402
 from results import record, use_data  # noqa: E402
 
-from medocr.recognize.runtime import Recognizer  # noqa: E402
+from medocr.recognize.runtime import MAX_WIDENING, MIN_FRAMES_PER_CHAR, Recognizer  # noqa: E402
 
 REAL_SETS = ("poilus", "lectaurep", "copiste", "peraire", "cremma-mss19")
 
@@ -75,6 +80,16 @@ def main() -> None:
         help="also score each bundle with test-time augmentation: the probabilities of the "
         "line moved by each of these pixels (model height) averaged, e.g. -2 0 2",
     )
+    parser.add_argument(
+        "--frames-per-char",
+        type=float,
+        nargs="+",
+        default=[0.0, MIN_FRAMES_PER_CHAR],
+        metavar="F",
+        help="score each bundle reading dense lines widened to F frames per character "
+        f"(Recognizer.predict's min_frames_per_char; 0: one plain pass); default: 0 and "
+        f"{MIN_FRAMES_PER_CHAR:g}, the default reading",
+    )
     parser.add_argument("--no-record", action="store_true", help="print, do not write RESULTS")
     args = parser.parse_args()
     use_data(args.data)  # the sampler's CIM-10 words come from --data
@@ -86,12 +101,19 @@ def main() -> None:
     for spec in args.bundle:
         label, _, bundle = spec.partition("=")
         recognizer = Recognizer.load(bundle or label, backend="tensorflow")
-        variants = [(label, (0,))]
+        variants = [
+            (f"{label}, {f'{frames:g} frames/char' if frames else 'one pass'}", (0,), frames)
+            for frames in args.frames_per_char
+        ]
         if args.shifts:
-            variants.append((f"{label}, shifts {' '.join(map(str, args.shifts))}", args.shifts))
-        for name_shown, shifts in variants:
+            frames = args.frames_per_char[-1]
+            shown = f"{label}, shifts {' '.join(map(str, args.shifts))}"
+            variants.append(
+                (shown + (f", {frames:g} frames/char" if frames else ""), args.shifts, frames)
+            )
+        for name_shown, shifts, frames in variants:
             scores = {
-                name: greedy_cer(recognizer, images, truths, tuple(shifts))
+                name: greedy_cer(recognizer, images, truths, tuple(shifts), frames or None)
                 for name, (images, truths) in sets.items()
             }
             print(
@@ -107,7 +129,10 @@ def main() -> None:
             f"| {label} | {ref} | " + " | ".join(f"{v:.2%}" for v in scores.values()) + " |"
         )
     body = (
-        "\n".join(lines) + "\n\nGreedy CER; in parentheses, lines per set. synth-cut: "
+        "\n".join(lines) + "\n\nGreedy CER; in parentheses, lines per set. 'one pass': every line "
+        "read as it comes; 'F frames/char': a line with fewer frames per character (its "
+        "greedy reading's length) read again widened to F (at most "
+        f"{MAX_WIDENING:g}x; `Recognizer.predict`'s default). synth-cut: "
         f"lines cut by the pipeline from {args.certificates} synthetic certificates (seed 3)."
     )
     print(body)

@@ -205,12 +205,16 @@ class LineGeometry:
     height: int
     padding: tuple[float, float] = _DEFAULTS.line_padding
 
-    def word_boxes(self, hyp: Hypothesis, line: LineImage) -> tuple[tuple[str, Box], ...]:
+    def word_boxes(
+        self, hyp: Hypothesis, line: LineImage, frames: int | None = None
+    ) -> tuple[tuple[str, Box], ...]:
         """Word boxes in page pixels from the character frame spans of `hyp`.
 
         The recognizer sees the line framed by :func:`frame_line` (`padding`), scaled to
-        `height` pixels, and emits one frame per ``WIDTH_REDUCTION`` input columns.
-        Empty when `hyp` has no character spans.
+        `height` pixels, and emits one frame per ``WIDTH_REDUCTION`` input columns;
+        given the line's number of `frames`, they are spread over the framed line
+        instead (a dense line is read widened: ``Recognizer.predict``). Empty when `hyp`
+        has no character spans.
         """
         from medocr.recognize.crnn import WIDTH_REDUCTION
 
@@ -221,7 +225,11 @@ class LineGeometry:
         framed_h = h + 2 * round(self.padding[1] * h)
         # Frames -> framed-line columns -> line-image columns -> page columns.
         scale = (x1 - x0) / max(1, w)
-        px_per_frame = WIDTH_REDUCTION * framed_h / self.height * scale
+        if frames:
+            framed_w = w + 2 * round(self.padding[0] * h)
+            px_per_frame = framed_w / frames * scale
+        else:
+            px_per_frame = WIDTH_REDUCTION * framed_h / self.height * scale
         x0 -= round(self.padding[0] * h) * scale
         out = []
         start = None
@@ -321,9 +329,9 @@ class TextReader(ABC):
                 hyp.text,
                 line.bbox,
                 round(hypothesis_confidence(hyp), 6),
-                self.geometry.word_boxes(hyp, line),
+                self.geometry.word_boxes(hyp, line, len(probs.probs)),
             )
-            for hyp, line in zip(hypotheses, item.lines, strict=True)
+            for hyp, line, probs in zip(hypotheses, item.lines, item.probs, strict=True)
         )
         text = " ".join(line.text for line in lines if line.text)
         raw = float(np.prod([line.confidence for line in lines]))

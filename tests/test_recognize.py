@@ -223,6 +223,49 @@ def test_shifted_readings_are_averaged_frame_by_frame(tiny_run):
             recognizer.predict(lines, shifts=bad)
 
 
+def test_widening_counts_the_greedy_characters():
+    from medocr.recognize.runtime import MAX_WIDENING, widening
+
+    def probs(best: list[int], classes: int = 4) -> np.ndarray:
+        out = np.full((len(best), classes), 0.01, np.float32)
+        out[np.arange(len(best)), best] = 1.0
+        return out
+
+    blank = 3
+    # a (repeated), b, blank, b again, c (repeated), a: 5 characters in 8 frames
+    dense = probs([0, 0, 1, blank, 1, 2, 2, 0])
+    assert widening(dense, 1.5) == 1.0  # 8 frames >= 1.5 x 5
+    assert widening(dense, 1.8) == pytest.approx(9 / 8)  # 9 frames wanted, 8 there
+    assert widening(dense, 3.0) == pytest.approx(MAX_WIDENING)  # 15 / 8, capped
+    assert widening(probs([blank] * 6), 3.0) == 1.0  # nothing read: as it is
+
+
+def test_dense_lines_are_read_again_widened(tiny_run, monkeypatch):
+    from medocr.recognize import runtime
+    from medocr.recognize.runtime import Recognizer, widen
+
+    root, _, _ = tiny_run
+    recognizer = Recognizer.load(root / "out" / "best")
+    rng = np.random.default_rng(4)
+    lines = [rng.integers(0, 256, (40, 160), dtype=np.uint8) for _ in range(3)]
+    plain = recognizer.predict(lines, min_frames_per_char=None)
+    asked = []
+
+    def dense_middle(probs: np.ndarray, min_frames: float) -> float:
+        asked.append(min_frames)
+        return 1.3 if len(asked) == 2 else 1.0
+
+    monkeypatch.setattr(runtime, "widening", dense_middle)
+    read = recognizer.predict(lines, min_frames_per_char=2.5)
+    assert asked == [2.5, 2.5, 2.5]
+    wide = recognizer.predict([widen(lines[1], 1.3)], min_frames_per_char=None)[0]
+    assert widen(lines[1], 1.3).shape == (40, 208)
+    np.testing.assert_allclose(read[1].probs, wide.probs, atol=1e-6)
+    assert read[1].probs.shape[0] == frame_count(round(208 * 32 / 40))
+    for index in (0, 2):
+        np.testing.assert_array_equal(read[index].probs, plain[index].probs)
+
+
 def test_tampered_bundle_is_refused(tiny_run, tmp_path):
     import shutil
 
