@@ -286,7 +286,9 @@ def interval_candidates() -> list[str]:
     return list(out)
 
 
-def date_candidates(first_year: int = 2000, last_year: int | None = None) -> list[str]:
+def date_candidates(
+    first_year: int = 2000, last_year: int | None = None, separators: str = "/."
+) -> list[str]:
     """Every date from `first_year` to `last_year` as ``dd/mm/yyyy`` and ``dd/mm/yy``.
 
     Parameters
@@ -295,19 +297,23 @@ def date_candidates(first_year: int = 2000, last_year: int | None = None) -> lis
         First year listed.
     last_year : int, optional
         Last year listed; default next year.
+    separators : str, optional
+        Each of these characters separates day, month and year in turn (default: slashes
+        and dots, ``dd.mm.yyyy``, as doctors write them too).
 
     Returns
     -------
     list of str
-        About 730 strings per year.
+        About 730 strings per year and separator.
     """
     last_year = dt.date.today().year + 1 if last_year is None else last_year
     day = dt.date(first_year, 1, 1)
     end = dt.date(last_year, 12, 31)
     out = []
     while day <= end:
-        out.append(f"{day.day:02d}/{day.month:02d}/{day.year}")
-        out.append(f"{day.day:02d}/{day.month:02d}/{day.year % 100:02d}")
+        for sep in separators:
+            out.append(f"{day.day:02d}{sep}{day.month:02d}{sep}{day.year}")
+            out.append(f"{day.day:02d}{sep}{day.month:02d}{sep}{day.year % 100:02d}")
         day += dt.timedelta(days=1)
     return out
 

@@ -421,7 +421,7 @@ class Pipeline:
 
     @cached_property
     def date_values(self) -> list[str]:
-        """Spellings of dates of death (``dd/mm/yyyy`` and ``dd/mm/yy``, 2000 to next year)."""
+        """Spellings of dates of death, 2000 to next year (see ``date_candidates``)."""
         from medocr.grammar import date_candidates
 
         return date_candidates()

@@ -93,6 +93,8 @@ def test_invalid_dates_are_none(text):
 
 def test_date_candidates_cover_the_range_and_parse():
     values = date_candidates(2023, 2024)
-    assert len(values) == 2 * (365 + 366)
-    assert values[:2] == ["01/01/2023", "01/01/23"] and values[-1] == "31/12/24"
+    assert len(values) == 4 * (365 + 366)
+    assert values[:4] == ["01/01/2023", "01/01/23", "01.01.2023", "01.01.23"]
+    assert values[-1] == "31.12.24"
     assert all(parse_date(v) is not None for v in values[::37])
+    assert len(date_candidates(2023, 2023, separators="/")) == 2 * 365
