@@ -2,6 +2,7 @@ import json
 import logging
 import socket
 
+import cv2
 import numpy as np
 import pytest
 
@@ -237,6 +238,26 @@ def test_field_lines_match_the_truth_and_read_back(certificate_dir, certificate_
         assert row["text"] in truth and (out / row["image"]).exists()
     records = read_line_set(out / "lines.jsonl")
     assert len(records.records) == len(rows)
+
+
+def test_faint_writing_gets_a_second_look_before_the_field_is_called_empty():
+    from medocr.types import FieldCrop
+
+    rng = np.random.default_rng(0)
+    pipeline = Pipeline()
+    crops = {}
+    for name, gray in (("faint", 185), ("blank", None)):
+        image = np.full((151, 334), 222, np.uint8)
+        cv2.rectangle(image, (12, 18), (321, 132), 60, 2)  # the printed box
+        if gray is not None:  # too light for Sauvola's default k, not for FAINT_INK_K
+            cv2.putText(image, "quelques semaines", (40, 95), cv2.FONT_HERSHEY_SIMPLEX, 0.9,
+                        gray, 2, cv2.LINE_AA)  # fmt: skip
+        image = np.clip(image + rng.normal(0, 2, image.shape), 0, 255).astype(np.uint8)
+        crops[name] = FieldCrop("interval_1a", "interval", (0, 0, 334, 151), image)
+    faint = pipeline._segment(crops["faint"])
+    assert len(faint.lines) == 1 and faint.ink_pixels > 1000
+    blank = pipeline._segment(crops["blank"])
+    assert blank.lines == [] and blank.ink_pixels == 0
 
 
 def test_field_lines_are_what_reading_sees(certificate_dir):
