@@ -62,11 +62,6 @@ from medocr.types import (
 
 log = logging.getLogger(__name__)
 
-#: Sauvola's k for the second look at a field where no handwriting line was found: faint
-#: writing (a light ballpoint, a pale scan) that the default k (0.2) misses. The lines
-#: it finds are read (the recognizer sees their gray, as always); it finds none in
-#: nearly every empty field.
-FAINT_INK_K = 0.1
 #: Stages reported in :attr:`CertificateResult.timings` (seconds).
 STAGES = ("io", "deskew", "registration", "segmentation", "recognition", "decoding")
 
@@ -372,7 +367,7 @@ class Pipeline:
         return registration, fields
 
     def _segment(self, crop: FieldCrop) -> _Field:
-        from medocr.preprocess.clean import binarize_field, clean_ink
+        from medocr.preprocess.clean import binarize_field, clean_ink, faint_ink
         from medocr.preprocess.segment import find_lines, line_images
 
         n_lines = self.template.field(crop.name).lines
@@ -389,9 +384,9 @@ class Pipeline:
             binarized = binarize_field(crop.image)
             ink = clean_ink(binarized, n_lines=n_lines)
             lines = find_lines(ink, n_lines)
-            if not lines:  # a second, more sensitive look before calling the field empty
-                binarized = binarize_field(crop.image, k=FAINT_INK_K)
-                ink = clean_ink(binarized, n_lines=n_lines)
+            sensitive = None if lines else faint_ink(crop.image, binarized)
+            if sensitive is not None:  # faint writing: a second look before calling it empty
+                binarized, ink = sensitive, clean_ink(sensitive, n_lines=n_lines)
                 lines = find_lines(ink, n_lines)
             item.ink_pixels = int(ink.sum())
             item.lines = line_images(crop, n_lines, lines=lines, ink=binarized)

@@ -41,6 +41,10 @@ FRINGE = 2
 DASH_THICKNESS = 3
 DASH_COVER = 0.3
 DASH_TOLERANCE = 6
+#: Sauvola's k for a second look at a field where no handwriting was found
+#: (:func:`faint_ink`), and the fewest pixels it must add inside the box to be used.
+FAINT_INK_K = 0.1
+FAINT_INK_PIXELS = 50
 #: Smaller ink components (pixels) are specks.
 MIN_AREA = 6
 #: Components smaller than this (pixels) with no other ink within ISOLATED_RADIUS pixels
@@ -389,6 +393,46 @@ def binarize_field(
     if method == "otsu":
         return otsu(crop_image)
     raise ValueError(f"unknown binarisation method {method!r}: use 'sauvola' or 'otsu'")
+
+
+def faint_ink(
+    crop_image: np.ndarray,
+    binarized: np.ndarray,
+    *,
+    margin: tuple[int, int] = CROP_MARGIN,
+    k: float = FAINT_INK_K,
+    min_pixels: int = FAINT_INK_PIXELS,
+) -> np.ndarray | None:
+    """Binarise a field crop again, more sensitively, if it holds ink the first pass missed.
+
+    For a field where no handwriting was found: faint writing (a light ballpoint, a pale
+    scan) that Sauvola's default k leaves out. Worth a second cleaning only when the
+    sensitive pass finds at least `min_pixels` more ink pixels inside the field box
+    (the crop without its `margin`, and 4 more pixels clear of the box's border): nearly
+    never in an empty field.
+
+    Parameters
+    ----------
+    crop_image : numpy.ndarray
+        uint8 ``(H, W)`` rectified field crop.
+    binarized : numpy.ndarray
+        bool ``(H, W)``, its first binarisation (:func:`binarize_field`).
+    margin : tuple of int
+        Crop margin ``(x, y)`` around the field box.
+    k : float
+        Sauvola's k of the second pass.
+    min_pixels : int
+        Fewest new ink pixels inside the box that make it worth cleaning.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        bool ``(H, W)``, the sensitive binarisation; None when it adds too little.
+    """
+    sensitive = binarize_field(crop_image, k=k)
+    mx, my = margin[0] + 4, margin[1] + 4
+    added = sensitive[my:-my, mx:-mx] & ~binarized[my:-my, mx:-mx]
+    return sensitive if int(np.count_nonzero(added)) >= min_pixels else None
 
 
 def clean_ink(
