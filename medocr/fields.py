@@ -329,7 +329,9 @@ class TextReader(ABC):
                 hyp.text,
                 line.bbox,
                 round(hypothesis_confidence(hyp), 6),
-                self.geometry.word_boxes(hyp, line, len(probs.probs)),
+                self.geometry.word_boxes(
+                    hyp, line, len(probs.probs) if isinstance(probs, FrameProbs) else None
+                ),
             )
             for hyp, line, probs in zip(hypotheses, item.lines, item.probs, strict=True)
         )

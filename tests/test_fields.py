@@ -327,3 +327,17 @@ def test_a_line_with_no_possible_reading_goes_to_review_whatever_the_threshold()
     assert (result.text, result.confidence, result.route) == ("", 0.0, "review")
     read = PlainReader(Routing(thresholds={"text": 0.0}), GEOMETRY).read(field("text", spell("ab")))
     assert read.route == "accept"  # the same field, read, passes that threshold
+
+
+def test_word_boxes_spread_the_frames_over_the_line():
+    probs = spell("2 jours")
+    frames = len(probs.probs)
+    reader = IntervalReader(Routing(), GEOMETRY, ["2 jours"])
+    hyp = reader.decode(probs)
+    line = LineImage(np.full((40, 400), 235, np.uint8), LINE_BOX, "f", 0)
+    origin = LINE_BOX[0] - round(0.5 * 40)  # the framed line starts half a height before
+    plain = GEOMETRY.word_boxes(hyp, line, frames)
+    widened = GEOMETRY.word_boxes(hyp, line, 2 * frames)  # the same spans, twice the frames
+    assert [w for w, _ in plain] == [w for w, _ in widened] == ["2", "jours"]
+    (_, a), (_, b) = plain[1], widened[1]  # "jours": the line's frames twice as dense
+    assert a[2] > LINE_BOX[0] + 20 and abs((b[2] - origin) - (a[2] - origin) / 2) <= 1
