@@ -278,6 +278,15 @@ LINEAGE = {
     "with crop jitter in the augmentation and weight averaging from the first epoch "
     "(`--average-from 1`): 0.5.0 is the mean of the weights at the end of those 19 epochs "
     "(`OUT/average`). About 1.9 hours of training steps on 2 cores (validation apart).\n\n",
+    "0.5.1": "Version 0.5.1 continues 0.5.0 after the reading pipeline changed how it cuts lines "
+    "(2026-12-02: the gray of strokes the binarisation misses is kept, docs/pipeline.md): the "
+    "certificate field lines were cut again, then `scripts/train-default.sh` (every real line "
+    "set and the two synthetic sources, learning rate 1e-4, `--patience 12`, weights averaged "
+    "from the first epoch) ran 11 epochs of 300 x 32 lines from 0.5.0 on this machine's 2 CPU "
+    "cores; 0.5.1 is the mean of the weights at the end of those 11 epochs (`OUT/average`). "
+    "About 1 hour of training steps (validation apart). Its calibration is refitted for the "
+    "new line cutting, the widened reading of dense lines and the second look at faint "
+    "fields.\n\n",
 }
 
 

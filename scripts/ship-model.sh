@@ -43,8 +43,12 @@ medocr export "$stage" --onnx
 echo "ship-model: 2/6 ONNX copy made"
 medocr synth --count "${CALIBRATION_CERTIFICATES:-600}" --seed 41 --out "$WORK/calib-certs" --quiet
 rm -rf "$WORK/calib-report"
+status=0
 medocr evaluate "$WORK/calib-certs" --out "$WORK/calib-report" --model "$stage" \
-  --fit-calibration "$stage"
+  --fit-calibration "$stage" || status=$?
+# 1: some certificates could not be read (a synthetic page the registration refuses);
+# the calibration is fitted on the others.
+[ "$status" -le 1 ] || { echo "ship-model: medocr evaluate failed ($status)" >&2; exit "$status"; }
 echo "ship-model: 3/6 calibration fitted"
 rm -rf "$TARGET"
 cp -r "$stage" "$TARGET"
