@@ -136,6 +136,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from io import BytesIO
 from os import PathLike
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -1212,17 +1213,17 @@ def _decode_plain_png(
     head = fh.read(26)
     if img.mode != "L" or len(head) < 26 or head[24:26] != b"\x08\x00":  # depth 8, gray
         return None
+    data = head + fh.read()  # read once: the chunk walk and libpng share it
     chunks: set[bytes] = set()
-    if _png_problem(fh, inflate=False, chunks=chunks) is not None:
+    if _png_problem(BytesIO(data), inflate=False, chunks=chunks) is not None:
         return None
     if not chunks <= _PLAIN_PNG_CHUNKS:
         return None
     import cv2
 
-    fh.seek(0)
     flags = cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION
     with _Failures(path, "PNG", plan.index):
-        gray = cv2.imdecode(np.frombuffer(fh.read(), np.uint8), flags)
+        gray = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if gray is None or gray.shape != (img.size[1], img.size[0]):
         return None
     dpi = _dpi(img, "PNG", swap=False)

@@ -267,14 +267,15 @@ def _vertical_lines(
     reach = None if edge_band is None else edge_band + segment
     if reach is None or 2 * reach >= width:
         vertical = _line_candidates(np.ascontiguousarray(ink.T), min_length, bridge, segment).T
-        if edge_band is not None:
-            vertical[:, edge_band : width - edge_band] = 0
-        return vertical
-    vertical = np.zeros(ink.shape, np.int32)
-    for side in (slice(0, reach), slice(width - reach, width)):
-        found = _line_candidates(np.ascontiguousarray(ink[:, side].T), min_length, bridge, segment)
-        vertical[:, side] = np.where(found.T > 0, found.T + vertical.max(), 0)
-    vertical[:, edge_band : width - edge_band] = 0
+    else:
+        vertical = np.zeros(ink.shape, np.int32)
+        for side in (slice(0, reach), slice(width - reach, width)):
+            found = _line_candidates(
+                np.ascontiguousarray(ink[:, side].T), min_length, bridge, segment
+            )
+            vertical[:, side] = np.where(found.T > 0, found.T + vertical.max(), 0)
+    if edge_band is not None:
+        vertical[:, edge_band : width - edge_band] = 0
     return vertical
 
 
