@@ -14,16 +14,6 @@ from medocr.decode.trie import lexicon_lookup
 from medocr.types import CharSpan, FrameProbs, Hypothesis
 
 
-def best_path(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the most probable class of each frame ``(T,)`` and where each run starts.
-
-    `matrix` is ``(T, C)`` probabilities; a new run starts ``(R,)`` where the argmax
-    changes, so the classes at those frames, blanks dropped, are the greedy reading.
-    """
-    best = matrix.argmax(axis=1)
-    return best, np.flatnonzero(np.concatenate(([True], best[1:] != best[:-1])))
-
-
 def greedy(probs: FrameProbs, *, lexicon: WordSource | None = None) -> Hypothesis:
     """Decode the best path: the most probable class per frame, repeats merged, blanks dropped.
 
@@ -52,9 +42,11 @@ def greedy(probs: FrameProbs, *, lexicon: WordSource | None = None) -> Hypothesi
     if n_frames == 0:
         return empty_hypothesis()
     blank = probs.alphabet.blank
-    best, starts = best_path(matrix)
+    best = matrix.argmax(axis=1)
     peak = matrix[np.arange(n_frames), best]
     log_score = float(np.log(peak, dtype=np.float64).sum())
+    # A new run starts where the argmax changes; runs of blank are dropped.
+    starts = np.flatnonzero(np.concatenate(([True], best[1:] != best[:-1])))
     ends = np.append(starts[1:], n_frames)
     labels = best[starts]
     keep = labels != blank

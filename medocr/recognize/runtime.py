@@ -297,10 +297,10 @@ def widening(probs: np.ndarray, min_frames_per_char: float) -> float:
     its greedy reading. 1.0 for a line with enough frames or no character; at most
     :data:`MAX_WIDENING`.
     """
-    from medocr.decode.greedy import best_path
-
-    best, starts = best_path(probs)
-    chars = int(np.count_nonzero(best[starts] != probs.shape[1] - 1))
+    # The greedy reading's length, counted here: medocr.decode sits above this layer.
+    best = probs.argmax(axis=1)
+    starts = np.append(True, best[1:] != best[:-1])
+    chars = int(np.count_nonzero(starts & (best != probs.shape[1] - 1)))
     if chars == 0 or len(best) >= min_frames_per_char * chars:
         return 1.0
     return min(MAX_WIDENING, min_frames_per_char * chars / len(best))
